@@ -1,0 +1,110 @@
+#!/usr/bin/env lua5.4
+--- Prints a report per migration job from a progressEvents page.
+--
+-- Usage: lua5.4 examples/job-report.lua [FILE]
+-- Reads the page from FILE, or from standard input when FILE is omitted or
+-- "-". For each job it prints its events in time order and a verdict: how
+-- it ended (or where it stands), after how many retries, and when.
+-- Exits with 1 when the page cannot be read or decoded.
+
+local migration = require "msgraph.migration"
+
+local function read_input(path)
+  if path == nil or path == "-" then
+    return io.read("a")
+  end
+  local file, err = io.open(path, "rb")
+  if not file then
+    return nil, err
+  end
+  local text = file:read("a")
+  file:close()
+  return text
+end
+
+-- One line describing an event, without its time.
+local function describe(event)
+  local kind = migration.type(event)
+  if kind == "MigrationJobQueuedEvent" then
+    return "queued"
+  elseif kind == "MigrationJobStartEvent" then
+    return event.isRestarted and ("restarted (retry %d)"):format(event.totalRetryCount or 0) or "started"
+  elseif kind == "MigrationJobPostponedEvent" then
+    return ("postponed until %s: %s (%s jobs in queue)"):format(
+      event.nextPickupDateTime or "unknown", event.reason or "no reason given", tostring(event.jobsInQueue or "?"))
+  elseif kind == "MigrationJobProgressEvent" then
+    return ("%s: %s of %s objects, %s bytes, %s, %s"):format(
+      event.isCompleted and "finished" or "progress",
+      tostring(event.objectsProcessed or "?"), tostring(event.totalExpectedObjects or "?"),
+      tostring(event.bytesProcessed or "?"), count(event.totalErrors or 0, "error", "errors"),
+      count(event.totalWarnings or 0, "warning", "warnings"))
+  elseif kind == "MigrationJobErrorEvent" then
+    local err = event.error
+    return ("%s on %s%s: %s (code %s)"):format(
+      event.errorLevel or "error", event.objectType or "object",
+      event.objectUrl and (" " .. event.objectUrl) or "",
+      err and err.message or "no message", err and err.code or "none")
+  elseif kind == "MigrationJobCancelledEvent" then
+    return event.isCancelledByUser and "cancelled by a user" or "cancelled by a system error"
+  elseif kind == "MigrationJobDeletedEvent" then
+    return "deleted"
+  elseif kind == "MigrationFinishManifestFileUploadEvent" then
+    return "manifest uploaded: " .. (event.manifestFileName or "?")
+  end
+  return "event of type " .. (event:odata_type() or "unknown")
+end
+
+local function count(n, singular, plural)
+  return ("%d %s"):format(n, n == 1 and singular or plural)
+end
+
+local function verdict(job)
+  local cancelled = job.cancelled
+  if cancelled then
+    local who = cancelled.by_user and "by a user" or "by a system error"
+    local text = ("cancelled %s after %s at %s"):format(who, count(cancelled.retries or 0, "retry", "retries"),
+      cancelled.time)
+    if job.state == "deleted" then
+      text = text .. ", then deleted"
+    end
+    return text
+  end
+  if job.state == "completed" then
+    return ("completed after %s at %s"):format(count(job.retries, "retry", "retries"), job.progress.time)
+  end
+  return job.state
+end
+
+local function report(events)
+  for _, job in ipairs(migration.summarize(events)) do
+    print(("Job %s: %s"):format(job.job_id or "(no job id)", count(#job.events, "event", "events")))
+    for _, event in ipairs(job.events) do
+      print(("  %-30s %s"):format(event.eventDateTime or "(no time)", describe(event)))
+    end
+    local errors = {}
+    for _, level in ipairs({ "fatalError", "error", "warning", "important", "unknownFutureValue" }) do
+      if job.errors[level] > 0 then
+        errors[#errors + 1] = ("%d %s"):format(job.errors[level], level)
+      end
+    end
+    if #errors > 0 then
+      print("  Errors: " .. table.concat(errors, ", "))
+    end
+    print("  Verdict: " .. verdict(job))
+    print()
+  end
+end
+
+local text, err = read_input(arg[1])
+if not text then
+  io.stderr:write("job-report: cannot read ", arg[1], ": ", err, "\n")
+  os.exit(1)
+end
+
+local events, decode_err = migration.safe.decode_page(text)
+if not events then
+  io.stderr:write("job-report: ", arg[1] or "stdin", ": ", decode_err, "\n")
+  os.exit(1)
+end
+
+report(events)

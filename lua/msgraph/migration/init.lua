@@ -1,0 +1,120 @@
+--- Typed Microsoft Graph migration progress events.
+--
+-- The C module `msgraph.migration.core` defines the event types and reads and
+-- writes their JSON; this module adds the `nil, err` variants, a streaming
+-- iterator over a page read in chunks, and job summaries.
+--
+-- @module msgraph.migration
+-- @usage
+-- local migration = require "msgraph.migration"
+-- local events, next_link = migration.decode_page(body)
+-- table.sort(events, migration.by_time)
+-- for _, ev in ipairs(events) do
+--   if migration.is_a(ev, migration.MigrationJobCancelledEvent) then
+--     print(ev.jobId, ev.isCancelledByUser and "cancelled by a user" or "cancelled by the system")
+--   end
+-- end
+
+local core = require "msgraph.migration.core"
+local summary = require "msgraph.migration.summary"
+
+local M = {}
+for name, value in pairs(core) do
+  M[name] = value
+end
+
+--- Decodes one event object.
+-- The type comes from `@odata.type` in any of the three naming generations;
+-- an object of a type not modeled, or without `@odata.type`, becomes a
+-- `MigrationEvent` that keeps its other properties.
+-- @function decode
+-- @tparam string text JSON text of one event
+-- @return the event
+-- @raise a message naming the JSON path or byte position and what was expected
+
+--- Decodes a collection response of the progressEvents List API.
+-- @function decode_page
+-- @tparam string text JSON text of a page
+-- @treturn table the events, in page order
+-- @treturn ?string `@odata.nextLink`, nil on the last page
+-- @treturn ?string `@odata.context`
+-- @treturn ?table other page members as Lua values, nil when there are none
+
+--- Writes an event or nested object as compact JSON.
+-- @function encode
+-- @param obj a record returned by decode or built with `Type.new`
+-- @treturn string JSON text
+
+--- Creates an incremental page decoder: `d:feed(chunk)`, `d:next_event()`,
+-- `d:finish()` returning the next link, context and other page members.
+-- @function page_decoder
+
+--- Variants of decode, decode_page and encode that return `nil, message`
+-- instead of raising.
+-- @table safe
+M.safe = {}
+
+local function protect(fn)
+  return function(...)
+    local results = table.pack(pcall(fn, ...))
+    if not results[1] then
+      return nil, results[2]
+    end
+    return table.unpack(results, 2, results.n)
+  end
+end
+
+M.safe.decode = protect(core.decode)
+M.safe.decode_page = protect(core.decode_page)
+M.safe.encode = protect(core.encode)
+
+--- Iterates over the events of a page that arrives in chunks.
+-- Memory stays bounded by the largest event, not by the page.
+-- @tparam function|file source a function returning the next chunk (nil at
+-- the end), or an open file read in 64 KiB chunks
+-- @treturn function an iterator returning one event per call; after the last
+-- one it returns nil, then `decoder:finish()`'s values are available through
+-- the second return value of this function
+-- @treturn table the decoder, for `finish` results: its `next_link`,
+-- `context` and `extra` fields are set once the iterator is exhausted
+-- @usage
+-- local f = assert(io.open("page.json", "rb"))
+-- for ev in migration.each_event(f) do print(ev.id) end
+function M.each_event(source)
+  if io.type(source) == "file" then
+    local file = source
+    source = function()
+      return file:read(65536)
+    end
+  elseif type(source) ~= "function" then
+    error("bad argument #1 to 'each_event' (function or file expected, got " .. type(source) .. ")", 2)
+  end
+
+  local decoder = core.page_decoder()
+  local state = {}
+  local done = false
+
+  local function next_event()
+    while true do
+      local event = decoder:next_event()
+      if event ~= nil or done then
+        return event
+      end
+      local chunk = source()
+      if chunk == nil then
+        done = true
+        state.next_link, state.context, state.extra = decoder:finish()
+      else
+        decoder:feed(chunk)
+      end
+    end
+  end
+
+  return next_event, state
+end
+
+--- Summarizes jobs from their events; see `msgraph.migration.summary`.
+-- @function summarize
+M.summarize = summary.summarize
+
+return M
