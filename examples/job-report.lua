@@ -22,6 +22,10 @@ local function read_input(path)
   return text
 end
 
+local function count(n, singular, plural)
+  return ("%d %s"):format(n, n == 1 and singular or plural)
+end
+
 -- One line describing an event, without its time.
 local function describe(event)
   local kind = migration.type(event)
@@ -52,10 +56,6 @@ local function describe(event)
     return "manifest uploaded: " .. (event.manifestFileName or "?")
   end
   return "event of type " .. (event:odata_type() or "unknown")
-end
-
-local function count(n, singular, plural)
-  return ("%d %s"):format(n, n == 1 and singular or plural)
 end
 
 local function verdict(job)
@@ -103,7 +103,7 @@ end
 
 local events, decode_err = migration.safe.decode_page(text)
 if not events then
-  io.stderr:write("job-report: ", arg[1] or "stdin", ": ", decode_err, "\n")
+  io.stderr:write("job-report: ", (arg[1] == nil or arg[1] == "-") and "stdin" or arg[1], ": ", decode_err, "\n")
   os.exit(1)
 end
 

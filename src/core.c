@@ -1,7 +1,7 @@
 /*
 ** msgraph.migration.core: typed Microsoft Graph migration events for Lua 5.4.
 **
-** The module table holds one type table per event type (with .new), the
+** The module table contains one type table per event type (with .new), the
 ** JSON functions and the helpers is_a, type, by_time and null. The Lua
 ** layer (msgraph.migration) builds on it.
 */

@@ -568,9 +568,10 @@ static void begin_record(parser *p)
 }
 
 
-static int fail_structure(parser *p, const char *where, const char *expected, int jtype)
+static int fail_structure(parser *p, const char *where, const char *expected, int jtype,
+                          const char *text, size_t len)
 {
-	const char *got = push_description(p->L, jtype, NULL, 0);
+	const char *got = push_description(p->L, jtype, text, len);
 
 	if (*where) return luaL_error(p->L, "%s: expected %s, got %s", where, expected, got);
 	return luaL_error(p->L, "expected %s at the top level, got %s", expected, got);
@@ -598,7 +599,7 @@ static void structural_value(parser *p, int jtype, const char *s, size_t len)
 		switch (p->member) {
 		case MEMBER_VALUE:
 			if (jtype == J_NULL) return;  /* no events */
-			fail_structure(p, "value", "array", jtype);
+			fail_structure(p, "value", "array", jtype, s, len);
 			break;
 		case MEMBER_NEXT_LINK:
 			text = &p->next_link;
@@ -618,7 +619,7 @@ static void structural_value(parser *p, int jtype, const char *s, size_t len)
 		if (jtype == J_NULL) return;
 		if (jtype != J_STRING)
 			fail_structure(p, p->member == MEMBER_NEXT_LINK ? "@odata.nextLink" : "@odata.context",
-			               "string", jtype);
+			               "string", jtype, s, len);
 		bytes_append(&p->arena, text, s, len);
 		*seen = 1;
 		return;
@@ -630,16 +631,16 @@ static void structural_value(parser *p, int jtype, const char *s, size_t len)
 			return;
 		}
 		lua_pushfstring(L, "value[%I]", p->item);
-		fail_structure(p, lua_tostring(L, -1), "object", jtype);
+		fail_structure(p, lua_tostring(L, -1), "object", jtype, s, len);
 	}
 
 	if (p->mode == MODE_LIST && p->depth == 1) {
 		lua_pushfstring(L, "%s[%I]", p->path, p->item);
-		fail_structure(p, lua_tostring(L, -1), "object", jtype);
+		fail_structure(p, lua_tostring(L, -1), "object", jtype, s, len);
 	}
 
 	fail_structure(p, p->path, p->mode == MODE_PAGE ? "object (a progressEvents page)"
-	                          : p->mode == MODE_LIST ? "array" : "object", jtype);
+	                          : p->mode == MODE_LIST ? "array" : "object", jtype, s, len);
 }
 
 

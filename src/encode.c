@@ -247,7 +247,6 @@ int encode_method(lua_State *L)
 typedef struct reader {
 	lua_State *L;
 	const char *p, *end;
-	luaL_Buffer *unused;
 } reader;
 
 static void read_value(reader *rd);
@@ -384,7 +383,7 @@ static void read_value(reader *rd)
 
 void json_push_value(lua_State *L, const char *json, size_t len)
 {
-	reader rd = { L, json, json + len, NULL };
+	reader rd = { L, json, json + len };
 
 	read_value(&rd);
 }

@@ -971,9 +971,9 @@ static int module_is_a(lua_State *L)
 
 	if (lua_istable(L, 2)) lua_getfield(L, 2, "name");
 	else lua_pushvalue(L, 2);
-	name = lua_tolstring(L, -1, &len);
 	if (lua_type(L, -1) != LUA_TSTRING)
 		return luaL_typeerror(L, 2, "type table or type name");
+	name = lua_tolstring(L, -1, &len);
 	want = type_find(name, len);
 	if (want == NULL) return luaL_argerror(L, 2, lua_pushfstring(L, "unknown type '%s'", name));
 

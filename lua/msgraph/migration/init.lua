@@ -72,11 +72,9 @@ M.safe.encode = protect(core.encode)
 -- Memory stays bounded by the largest event, not by the page.
 -- @tparam function|file source a function returning the next chunk (nil at
 -- the end), or an open file read in 64 KiB chunks
--- @treturn function an iterator returning one event per call; after the last
--- one it returns nil, then `decoder:finish()`'s values are available through
--- the second return value of this function
--- @treturn table the decoder, for `finish` results: its `next_link`,
--- `context` and `extra` fields are set once the iterator is exhausted
+-- @treturn function an iterator returning one event per call, then nil
+-- @treturn table page values: its `next_link`, `context` and `extra` fields
+-- are set once the iterator has returned nil
 -- @usage
 -- local f = assert(io.open("page.json", "rb"))
 -- for ev in migration.each_event(f) do print(ev.id) end
