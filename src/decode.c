@@ -445,6 +445,24 @@ static void resolve_type(parser *p, builder *b)
 }
 
 
+/*
+** Returns the index of the named field, or -1. The search starts after the
+** field found last, because properties usually come in schema order or in
+** the same order as in the previous event.
+*/
+static int find_field(const type_desc *type, const char *name, size_t len, int *hint)
+{
+	for (int n = 0, i = *hint; n < type->nfields; n++, i = i + 1 == type->nfields ? 0 : i + 1) {
+		const field_desc *f = type->fields[i];
+		if (f->len == len && memcmp(f->name, name, len) == 0) {
+			*hint = i + 1 == type->nfields ? 0 : i + 1;
+			return i;
+		}
+	}
+	return -1;
+}
+
+
 /* Checks the record just read against its type, builds it and appends it to the queue. */
 static void finish_record(parser *p)
 {
@@ -453,6 +471,7 @@ static void finish_record(parser *p)
 	int entity = p->mode == MODE_PAGE || p->mode == MODE_EVENT;
 	size_t *unknown, nunknown = 0;
 	size_t nprops = 0;
+	int hint = 0;
 	builder b;
 
 	builder_init(&b, entity ? &type_migration_event : p->fixed_type);
@@ -471,7 +490,7 @@ static void finish_record(parser *p)
 		int field;
 
 		if ((int)i == p->type_prop) continue;
-		field = field_index(b.type, p->scratch.data + pr->key_off, pr->key_len);
+		field = find_field(b.type, p->scratch.data + pr->key_off, pr->key_len, &hint);
 
 		if (field < 0) {
 			check_unknown_duplicate(p, i, unknown, nunknown);
@@ -911,6 +930,14 @@ static size_t scan(parser *p, const unsigned char *s, size_t len, const char **w
 			i = (size_t)(q - s);
 			st->in_string = 1;
 			continue;
+		}
+
+		/* Fast path: plain ASCII inside a string needs no state. */
+		if (!st->utf8_need && !st->escape && !st->high_pending) {
+			while (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+				if (++i == len) return len;
+				c = s[i];
+			}
 		}
 
 		if (st->utf8_need) {
