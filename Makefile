@@ -114,8 +114,12 @@ $(ALLOC_BIN): spec/alloc/alloc_fail.c $(SRC) $(HDR) | deps
 	$(SAN_CC) $(SAN_WARN) $(CPPFLAGS) $(SAN_CFLAGS) -o $@ spec/alloc/alloc_fail.c $(SRC) \
 		$(LDFLAGS) $(LDLIBS) $(LUA_LIBS)
 
+# alloc_fail runs a LeakSanitizer check after every run, which walks the ASan
+# quarantine too, so a small quarantine keeps the test fast (20 s against 60 s
+# with the default 256 MB, measured on the 2-core CI machine).
 test-alloc: $(ALLOC_BIN)
-	ASAN_OPTIONS=$(ASAN_OPTIONS_ALL) UBSAN_OPTIONS=$(UBSAN_OPTIONS_ALL) $(ALLOC_BIN) $(CURDIR)
+	ASAN_OPTIONS=$(ASAN_OPTIONS_ALL):quarantine_size_mb=8 UBSAN_OPTIONS=$(UBSAN_OPTIONS_ALL) \
+		$(ALLOC_BIN) $(CURDIR)
 
 build/fuzz/fuzz-%: DEPS_EXTRA = $(SAN_PACKAGES)
 build/fuzz/fuzz-%: fuzz/harness.c $(SRC) $(HDR) | deps

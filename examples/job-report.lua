@@ -17,9 +17,9 @@ local function read_input(path)
   if not file then
     return nil, err
   end
-  local text = file:read("a")
+  local text, read_err = file:read("a")
   file:close()
-  return text
+  return text, read_err
 end
 
 local function count(n, singular, plural)
@@ -97,7 +97,7 @@ end
 
 local text, err = read_input(arg[1])
 if not text then
-  io.stderr:write("job-report: cannot read ", arg[1], ": ", err, "\n")
+  io.stderr:write("job-report: cannot read ", arg[1] or "stdin", ": ", tostring(err), "\n")
   os.exit(1)
 end
 

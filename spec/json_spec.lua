@@ -45,6 +45,12 @@ describe("msgraph.migration JSON", function()
       assert.are.equal(2.5, extra.a.z[2])
     end)
 
+    it("reads a very long unknown number as a float", function()
+      local event = migration.decode('{"x":0.' .. ("0"):rep(600) .. '1}')
+      assert.are.equal("float", math.type(event:additional_data().x))
+      assert.are.equal('{"x":0.' .. ("0"):rep(600) .. '1}', event:to_json())
+    end)
+
     it("writes @odata.type first whatever its input position", function()
       local event = migration.decode('{"id":"x","@odata.type":"#microsoft.graph.sharepointMigrationJobQueuedEvent"}')
       assert.are.equal('{"@odata.type":"#microsoft.graph.sharepointMigrationJobQueuedEvent","id":"x"}', event:to_json())

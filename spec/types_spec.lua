@@ -239,6 +239,8 @@ describe("msgraph.migration types", function()
         "bad property 'error.code' to 'PublicError.new' (expected String, got 7)" },
       { "nested list item", "MigrationJobErrorEvent", { error = { details = { "x" } } },
         "bad property 'error.details[0]' to 'PublicError.new' (expected msgraph.migration.PublicErrorDetail, got string \"x\")" },
+      { "invalid UTF-8", "MigrationJobCancelledEvent", { id = "\255\254" },
+        "bad property 'id' to 'MigrationJobCancelledEvent.new' (expected UTF-8 text, got string \"\255\254\")" },
       { "non-string key", "MigrationJobCancelledEvent", { [1] = true },
         "bad property 1 to 'MigrationJobCancelledEvent.new' (property names are strings)" },
     }

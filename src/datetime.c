@@ -86,7 +86,7 @@ const char *datetime_parse(const char *s, size_t len, datetime *out)
 
 	out->offset_minutes = oh * 60 + om;
 	out->seconds = days_from_civil(year, month, day) * 86400
-	             + hour * 3600 + minute * 60 + second - (int64_t)out->offset_minutes * 60;
+	             + (int64_t)hour * 3600 + (int64_t)minute * 60 + second - (int64_t)out->offset_minutes * 60;
 	out->picoseconds = picos;
 	return NULL;
 }

@@ -479,8 +479,9 @@ static void finish_record(parser *p)
 
 	luaL_checkstack(L, MAX_FIELDS + 8, "too many nested values");
 	if (p->order_cap < p->nprops) {
-		p->order = arena_realloc(&p->arena, p->order, p->nprops * (1 + sizeof(size_t)));
-		p->order_cap = p->nprops;
+		/* A multiple of 8 keeps the size_t array after the order bytes aligned. */
+		p->order_cap = (p->nprops + 7) & ~(size_t)7;
+		p->order = arena_realloc(&p->arena, p->order, p->order_cap * (1 + sizeof(size_t)));
 	}
 	unknown = (size_t *)(p->order + p->order_cap);
 	p->unknown.len = 0;
@@ -787,6 +788,7 @@ static int on_map_key(void *ctx, const unsigned char *key, size_t len)
 	arena *a = &p->arena;
 
 	if (p->capture) {
+		/* NOTE: keys inside an unknown value are not checked for duplicates; they are kept as written. */
 		if (!p->first[p->depth]) bytes_put(a, p->capture, ',');
 		p->first[p->depth] = 0;
 		bytes_put(a, p->capture, '"');

@@ -326,19 +326,13 @@ static void read_string(reader *rd)
 
 static void read_number(reader *rd)
 {
-	char text[512];
 	const char *start = rd->p;
-	size_t len;
 
 	while (rd->p < rd->end && strchr("+-0123456789.eE", *rd->p)) rd->p++;
-	len = (size_t)(rd->p - start);
-	if (len < sizeof text) {
-		memcpy(text, start, len);
-		text[len] = '\0';
-		if (lua_stringtonumber(rd->L, text)) return;
-	}
-	/* Longer than any double needs: keep the digits as a string rather than lose them. */
-	lua_pushlstring(rd->L, start, len);
+
+	/* The pushed copy is NUL-terminated, as lua_stringtonumber needs. */
+	lua_pushlstring(rd->L, start, (size_t)(rd->p - start));
+	if (lua_stringtonumber(rd->L, lua_tostring(rd->L, -1))) lua_remove(rd->L, -2);
 }
 
 

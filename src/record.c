@@ -759,6 +759,40 @@ static int new_error(lua_State *L, const type_desc *type, const char *path, cons
 }
 
 
+/* Checks strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static int utf8_valid(const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i++];
+		unsigned char lo = 0x80, hi = 0xBF;
+		int need;
+
+		if (c < 0x80) continue;
+		if (c >= 0xC2 && c <= 0xDF) need = 1;
+		else if (c >= 0xE0 && c <= 0xEF) {
+			need = 2;
+			if (c == 0xE0) lo = 0xA0;
+			if (c == 0xED) hi = 0x9F;
+		}
+		else if (c >= 0xF0 && c <= 0xF4) {
+			need = 3;
+			if (c == 0xF0) lo = 0x90;
+			if (c == 0xF4) hi = 0x8F;
+		}
+		else return 0;
+
+		for (; need > 0; need--, lo = 0x80, hi = 0xBF) {
+			if (i == len || s[i] < lo || s[i] > hi) return 0;
+			i++;
+		}
+	}
+	return 1;
+}
+
+
 static int64_t integer_value(lua_State *L, const type_desc *type, const char *path, const field_desc *f,
                              int value, int64_t min, int64_t max)
 {
@@ -841,6 +875,7 @@ static void field_from_lua(lua_State *L, builder *b, const char *path, int field
 		if (lua_type(L, value) != LUA_TSTRING)
 			new_error(L, type, path, f->name, f->kind == KIND_DATETIME ? "DateTimeOffset" : "String", value);
 		v->text = lua_tolstring(L, value, &v->len);
+		if (!utf8_valid(v->text, v->len)) new_error(L, type, path, f->name, "UTF-8 text", value);
 		if (f->kind == KIND_DATETIME && datetime_parse(v->text, v->len, &dt))
 			new_error(L, type, path, f->name, "DateTimeOffset", value);
 		break;
