@@ -5,7 +5,7 @@
 -- Reads the page from FILE, or from standard input when FILE is omitted or
 -- "-". For each job it prints its events in time order and a verdict: how
 -- it ended (or where it stands), after how many retries, and when.
--- Exits with 1 when the page cannot be read or decoded.
+-- Exits with 1 when the page cannot be read or decoded, and 2 on a usage error.
 
 local migration = require "msgraph.migration"
 
@@ -45,10 +45,13 @@ local function describe(event)
   elseif kind == "MigrationJobErrorEvent" then
     local err = event.error
     return ("%s on %s%s: %s (code %s)"):format(
-      event.errorLevel or "error", event.objectType or "object",
+      event.errorLevel or "unknownFutureValue", event.objectType or "object",
       event.objectUrl and (" " .. event.objectUrl) or "",
       err and err.message or "no message", err and err.code or "none")
   elseif kind == "MigrationJobCancelledEvent" then
+    if event.isCancelledByUser == nil then
+      return "cancelled (initiator not reported)"
+    end
     return event.isCancelledByUser and "cancelled by a user" or "cancelled by a system error"
   elseif kind == "MigrationJobDeletedEvent" then
     return "deleted"
@@ -62,6 +65,9 @@ local function verdict(job)
   local cancelled = job.cancelled
   if cancelled then
     local who = cancelled.by_user and "by a user" or "by a system error"
+    if cancelled.by_user == nil then
+      who = "(initiator not reported)"
+    end
     local text = ("cancelled %s after %s at %s"):format(who, count(cancelled.retries or 0, "retry", "retries"),
       cancelled.time)
     if job.state == "deleted" then
@@ -75,11 +81,20 @@ local function verdict(job)
   return job.state
 end
 
+-- Control characters from the page must not reach the terminal as escape sequences.
+local function printable(text)
+  return (text:gsub("[%c\127]", function(c) return ("\\x%02x"):format(c:byte()) end))
+end
+
 local function report(events)
+  if #events == 0 then
+    print("No events.")
+    return
+  end
   for _, job in ipairs(migration.summarize(events)) do
-    print(("Job %s: %s"):format(job.job_id or "(no job id)", count(#job.events, "event", "events")))
+    print(printable(("Job %s: %s"):format(job.job_id or "(no job id)", count(#job.events, "event", "events"))))
     for _, event in ipairs(job.events) do
-      print(("  %-30s %s"):format(event.eventDateTime or "(no time)", describe(event)))
+      print(printable(("  %-30s %s"):format(event.eventDateTime or "(no time)", describe(event))))
     end
     local errors = {}
     for _, level in ipairs({ "fatalError", "error", "warning", "important", "unknownFutureValue" }) do
@@ -90,9 +105,14 @@ local function report(events)
     if #errors > 0 then
       print("  Errors: " .. table.concat(errors, ", "))
     end
-    print("  Verdict: " .. verdict(job))
+    print(printable("  Verdict: " .. verdict(job)))
     print()
   end
+end
+
+if #arg > 1 then
+  io.stderr:write("usage: job-report.lua [FILE]\n")
+  os.exit(2)
 end
 
 local text, err = read_input(arg[1])

@@ -176,6 +176,17 @@ describe("msgraph.migration JSON", function()
       { "duplicate unknown property", page_of('"x":1,"x":2'), "value[0].x: duplicate property" },
       { "duplicate @odata.type", P:format('{"@odata.type":"#microsoft.graph.migrationJobStartEvent","@odata.type":"#x"}'),
         "value[0].@odata.type: duplicate property" },
+      { "duplicate key in an unknown value", page_of('"a":[{"b":1},{"b":2,"c":{"b":1},"b":3}]'),
+        'invalid JSON at byte 106: duplicate key "b" in a nested object' },
+      { "duplicate key in a page member", '{"value":[],"x":{"y":1,"y":1}}',
+        'invalid JSON at byte 26: duplicate key "y" in a nested object' },
+      { "duplicate key in a large object", (function()
+          local keys = {}
+          for i = 1, 100 do keys[i] = ('"k%d":%d'):format(i, i) end
+          return page_of('"a":{' .. table.concat(keys, ",") .. ',"k50":0}')
+        end)(), 'invalid JSON at byte 965: duplicate key "k50" in a nested object' },
+      { "a long number in a message", page_of('"totalRetryCount":' .. ("9"):rep(100)),
+        "value[0].totalRetryCount: expected Int32, got " .. ("9"):rep(40) .. "..." },
       { "@odata.type as number", P:format('{"@odata.type":5}'), "value[0].@odata.type: expected String, got 5" },
       { "error as string", error_event('"x"'), 'value[0].error: expected object, got "x"' },
       { "details as object", error_event('{"details":{}}'), "value[0].error.details: expected array, got object" },

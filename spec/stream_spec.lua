@@ -107,5 +107,9 @@ describe("msgraph.migration page_decoder", function()
     assert.matches("skiptoken=NQ$", state.next_link)
     assert.has_error(function() migration.each_event(5) end,
       "bad argument #1 to 'each_event' (function or file expected, got number)")
+    assert.has_error(function() migration.each_event(file) end,
+      "bad argument #1 to 'each_event' (function or file expected, got closed file)")
+    local wrong = migration.each_event(function() return {} end)
+    assert.has_error(function() wrong() end, "each_event: the source returned a table, expected a string or nil")
   end)
 end)

@@ -182,6 +182,15 @@ describe("msgraph.migration types", function()
       assert.is_false(event == migration.decode(CANCELLED:gsub('migrationJobCancelledEvent', 'migrationJobStartEvent')))
     end)
 
+    it("== matches enums without regard to case", function()
+      local function level(text)
+        return migration.decode('{"@odata.type":"#microsoft.graph.migrationJobErrorEvent","errorLevel":"' .. text .. '"}')
+      end
+      assert.is_true(level("ERROR") == level("error"))
+      assert.is_false(level("error") == level("warning"))
+      assert.is_false(level("someday") == level("never"))
+    end)
+
     it("== is false for other values, never an error", function()
       assert.is_false(event == {})
       assert.is_false(event == io.stdout)

@@ -70,6 +70,13 @@ typedef struct parser {
 	int capture_depth;
 	size_t capture_start;
 
+	/* Keys of the objects open inside a captured value, to reject duplicates. */
+	struct { uint32_t off, len; } *keys;
+	size_t nkeys, keys_cap;
+	size_t key_base[MAX_DEPTH + 1];    /* first entry of keys for the object at each depth */
+	uint8_t has_set[MAX_DEPTH + 1];    /* a Lua set of its keys exists (large objects) */
+	int sets;                          /* stack index of the table of those sets while parsing */
+
 	/* The record being read. */
 	bytes scratch;
 	prop *props;
@@ -119,7 +126,12 @@ static const char *push_description(lua_State *L, int jtype, const char *text, s
 	case J_FALSE: return lua_pushliteral(L, "false");
 	case J_OBJECT: return lua_pushliteral(L, "object");
 	case J_ARRAY: return lua_pushliteral(L, "array");
-	case J_NUMBER: return lua_pushlstring(L, text, len);
+	case J_NUMBER:
+		if (len <= QUOTE_MAX) return lua_pushlstring(L, text, len);
+		lua_pushlstring(L, text, QUOTE_MAX);
+		lua_pushliteral(L, "...");
+		lua_concat(L, 2);
+		return lua_tostring(L, -1);
 	default: break;
 	}
 
@@ -378,20 +390,6 @@ static void append_unknown(parser *p, const prop *pr)
 }
 
 
-static int same_text_nocase(const char *a, size_t alen, const char *b)
-{
-	size_t i = 0;
-
-	for (; i < alen && b[i]; i++) {
-		char x = a[i], y = b[i];
-		if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
-		if (y >= 'A' && y <= 'Z') y = (char)(y - 'A' + 'a');
-		if (x != y) return 0;
-	}
-	return i == alen && b[i] == '\0';
-}
-
-
 /* Picks the type named by @odata.type: exact spelling, then without regard to case, else MigrationEvent. */
 static void resolve_type(parser *p, builder *b)
 {
@@ -420,7 +418,7 @@ static void resolve_type(parser *p, builder *b)
 			for (int s = 0; s < 3 && type->spellings[s]; s++) {
 				const char *name = type->spellings[s];
 				int match = exact ? strlen(name) == len && memcmp(name, text, len) == 0
-				                  : same_text_nocase(text, len, name);
+				                  : same_text_nocase(text, len, name, strlen(name));
 				if (!match) continue;
 
 				b->type = type;
@@ -562,13 +560,90 @@ static void open_level(parser *p, int is_array)
 }
 
 
+/* Starts the key list of an object opened inside a captured value. */
+static void open_captured(parser *p, int is_array)
+{
+	open_level(p, is_array);
+	p->key_base[p->depth] = p->nkeys;
+	bytes_put(&p->arena, p->capture, is_array ? '[' : '{');
+}
+
+
+static void close_captured(parser *p)
+{
+	int d = p->depth;
+
+	bytes_put(&p->arena, p->capture, p->is_array[d] ? ']' : '}');
+	p->nkeys = p->key_base[d];
+	if (p->has_set[d]) {
+		lua_pushnil(p->L);
+		lua_rawseti(p->L, p->sets, d);
+		p->has_set[d] = 0;
+	}
+	p->depth--;
+}
+
+
+/*
+** Rejects a key that the enclosing object inside a captured value already
+** has. Keys are compared as written out, which is canonical. Past 32 keys
+** a Lua table serves as the set, so a huge object stays linear.
+*/
+static void check_captured_key(parser *p, size_t off, size_t len)
+{
+	lua_State *L = p->L;
+	int d = p->depth;
+	const char *data = p->capture->data;
+	int duplicate = 0;
+
+	if (p->nkeys - p->key_base[d] < 32) {
+		for (size_t k = p->key_base[d]; k < p->nkeys && !duplicate; k++)
+			duplicate = p->keys[k].len == len && memcmp(data + p->keys[k].off, data + off, len) == 0;
+	}
+	else {
+		if (!p->has_set[d]) {
+			lua_newtable(L);
+			for (size_t k = p->key_base[d]; k < p->nkeys; k++) {
+				lua_pushlstring(L, data + p->keys[k].off, p->keys[k].len);
+				lua_pushboolean(L, 1);
+				lua_rawset(L, -3);
+			}
+			lua_rawseti(L, p->sets, d);
+			p->has_set[d] = 1;
+		}
+		lua_rawgeti(L, p->sets, d);
+		lua_pushlstring(L, data + off, len);
+		lua_pushvalue(L, -1);
+		duplicate = lua_rawget(L, -3) != LUA_TNIL;
+		lua_pop(L, 1);
+		lua_pushboolean(L, 1);
+		lua_rawset(L, -3);
+		lua_pop(L, 1);
+	}
+
+	if (duplicate) {
+		lua_pushlstring(L, data + off, len < QUOTE_MAX ? len : QUOTE_MAX);
+		luaL_error(L, "invalid JSON at byte %I: duplicate key \"%s\" in a nested object",
+		           (lua_Integer)position(p), lua_tostring(L, -1));
+	}
+
+	if (p->nkeys == p->keys_cap) {
+		p->keys_cap = p->keys_cap ? p->keys_cap * 2 : 64;
+		p->keys = arena_realloc(&p->arena, p->keys, p->keys_cap * sizeof *p->keys);
+	}
+	p->keys[p->nkeys].off = (uint32_t)off;
+	p->keys[p->nkeys].len = (uint32_t)len;
+	p->nkeys++;
+}
+
+
 static void start_capture(parser *p, bytes *into, int is_array)
 {
 	p->capture = into;
 	p->capture_start = into->len;
-	open_level(p, is_array);
+	p->nkeys = 0;
+	open_captured(p, is_array);
 	p->capture_depth = p->depth;
-	bytes_put(&p->arena, into, is_array ? '[' : '{');
 }
 
 
@@ -714,8 +789,7 @@ static int on_open(parser *p, int is_array)
 
 	if (p->capture) {
 		capture_before_value(p);
-		open_level(p, is_array);
-		bytes_put(&p->arena, p->capture, is_array ? '[' : '{');
+		open_captured(p, is_array);
 		return 1;
 	}
 
@@ -788,11 +862,14 @@ static int on_map_key(void *ctx, const unsigned char *key, size_t len)
 	arena *a = &p->arena;
 
 	if (p->capture) {
-		/* NOTE: keys inside an unknown value are not checked for duplicates; they are kept as written. */
+		size_t off;
+
 		if (!p->first[p->depth]) bytes_put(a, p->capture, ',');
 		p->first[p->depth] = 0;
 		bytes_put(a, p->capture, '"');
+		off = p->capture->len;
 		json_escape(a, p->capture, (const char *)key, len);
+		check_captured_key(p, off, p->capture->len - off);
 		bytes_append(a, p->capture, "\":", 2);
 		return 1;
 	}
@@ -855,8 +932,10 @@ static int on_close(void *ctx)
 	parser *p = ctx;
 
 	if (p->capture) {
-		bytes_put(&p->arena, p->capture, p->is_array[p->depth] ? ']' : '}');
-		if (p->depth-- == p->capture_depth) {
+		int closing = p->depth;
+
+		close_captured(p);
+		if (closing == p->capture_depth) {
 			if (p->capture == &p->scratch) {
 				prop *pr = current_prop(p);
 				pr->val_len = (uint32_t)(p->scratch.len - pr->val_off);
@@ -1150,19 +1229,31 @@ static void parser_complete(parser *p)
 }
 
 
-/* Pushes a new parser and its queue table. */
+/* Pushes the parser's queue and key-set tables (its user values) for a parse step. */
+static void push_work_tables(lua_State *L, parser *p, int idx)
+{
+	lua_getiuservalue(L, idx, 1);
+	p->queue = lua_gettop(L);
+	lua_getiuservalue(L, idx, 2);
+	p->sets = lua_gettop(L);
+}
+
+
+/* Pushes a new parser, then its queue and key-set tables. */
 static parser *push_parser(lua_State *L, int mode, const type_desc *fixed, const char *path)
 {
-	parser *p = lua_newuserdatauv(L, sizeof *p, 1);
+	parser *p = lua_newuserdatauv(L, sizeof *p, 2);
+	int idx = lua_gettop(L);
 
 	memset(p, 0, sizeof *p);
 	p->busy = 1;
 	luaL_setmetatable(L, PARSER_TNAME);  /* from here on, __gc frees whatever the parser holds */
 	parser_init(L, p, mode, fixed, path);
 	lua_newtable(L);
-	lua_pushvalue(L, -1);
-	lua_setiuservalue(L, -3, 1);
-	p->queue = lua_gettop(L);
+	lua_setiuservalue(L, idx, 1);
+	lua_newtable(L);
+	lua_setiuservalue(L, idx, 2);
+	push_work_tables(L, p, idx);
 	return p;
 }
 
@@ -1184,11 +1275,11 @@ static void parse_nested(lua_State *L, int mode, const type_desc *type, const ch
 {
 	parser *p = parse_all(L, mode, type, path, json, len);
 
-	if (mode == MODE_OBJECT) lua_rawgeti(L, -1, 1);
-	else lua_pushvalue(L, -1);
+	if (mode == MODE_OBJECT) lua_rawgeti(L, p->queue, 1);
+	else lua_pushvalue(L, p->queue);
 	arena_release(&p->arena);
-	lua_replace(L, -3);
-	lua_pop(L, 1);
+	lua_replace(L, -4);  /* over the parser */
+	lua_pop(L, 2);
 }
 
 
@@ -1249,6 +1340,7 @@ static int decode_page(lua_State *L)
 
 	lua_settop(L, 1);
 	p = parse_all(L, MODE_PAGE, NULL, "", text, len);
+	lua_pushvalue(L, p->queue);
 	push_page_info(L, p);
 	arena_release(&p->arena);
 	return 4;
@@ -1259,7 +1351,7 @@ static int decode_page(lua_State *L)
 static int decoder_new(lua_State *L)
 {
 	push_parser(L, MODE_PAGE, NULL, "");
-	lua_pop(L, 1);
+	lua_pop(L, 2);
 	return 1;
 }
 
@@ -1272,8 +1364,7 @@ static int decoder_feed(lua_State *L)
 	const char *chunk = luaL_checklstring(L, 2, &len);
 
 	lua_settop(L, 2);
-	lua_getiuservalue(L, 1, 1);
-	p->queue = 3;
+	push_work_tables(L, p, 1);
 	parser_feed(p, (const unsigned char *)chunk, len);
 	lua_pushinteger(L, p->tail - p->head);
 	return 1;
@@ -1304,8 +1395,7 @@ static int decoder_finish(lua_State *L)
 	parser *p = check_usable(L, 1);
 
 	lua_settop(L, 1);
-	lua_getiuservalue(L, 1, 1);
-	p->queue = 2;
+	push_work_tables(L, p, 1);
 	parser_complete(p);
 	push_page_info(L, p);
 	return 3;

@@ -143,6 +143,7 @@ int unknown_iter_next(unknown_iter *it, const char **key, size_t *klen,
 
 int field_index(const type_desc *type, const char *name, size_t len);
 int enum_match(const enum_desc *e, const char *text, size_t len);
+int same_text_nocase(const char *a, size_t alen, const char *b, size_t blen);
 
 /* }====================================================== */
 

@@ -225,21 +225,25 @@ int field_index(const type_desc *type, const char *name, size_t len)
 }
 
 
+/* Compares two texts with ASCII letters folded to lower case. */
+int same_text_nocase(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (alen != blen) return 0;
+	for (size_t i = 0; i < alen; i++) {
+		char x = a[i], y = b[i];
+		if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z') y = (char)(y - 'A' + 'a');
+		if (x != y) return 0;
+	}
+	return 1;
+}
+
+
 /* Returns the declared member matching text without regard to case, else unknownFutureValue. */
 int enum_match(const enum_desc *e, const char *text, size_t len)
 {
-	for (int m = 0; m < e->nmembers; m++) {
-		const char *name = e->members[m];
-		size_t i = 0;
-
-		for (; i < len && name[i]; i++) {
-			char a = text[i], c = name[i];
-			if (a >= 'A' && a <= 'Z') a = (char)(a - 'A' + 'a');
-			if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-			if (a != c) break;
-		}
-		if (i == len && name[i] == '\0') return m;
-	}
+	for (int m = 0; m < e->nmembers; m++)
+		if (same_text_nocase(text, len, e->members[m], strlen(e->members[m]))) return m;
 	return e->unknown_member;
 }
 
@@ -480,9 +484,13 @@ static int records_equal(lua_State *L, int ia, int ib)
 
 		if (!((a->present & ~a->nulls) >> i & 1)) continue;
 		switch (kind) {
+		case KIND_ENUM:
+			/* Enum values match without regard to case, so they compare that way too. */
+			if (!same_text_nocase(record_tail(a) + sa->s.off, sa->s.len, record_tail(b) + sb->s.off, sb->s.len))
+				return 0;
+			break;
 		case KIND_STRING:
 		case KIND_DATETIME:
-		case KIND_ENUM:
 			if (sa->s.len != sb->s.len
 			    || memcmp(record_tail(a) + sa->s.off, record_tail(b) + sb->s.off, sa->s.len) != 0)
 				return 0;

@@ -85,7 +85,8 @@ function M.each_event(source)
       return file:read(65536)
     end
   elseif type(source) ~= "function" then
-    error("bad argument #1 to 'each_event' (function or file expected, got " .. type(source) .. ")", 2)
+    local got = io.type(source) or type(source)
+    error("bad argument #1 to 'each_event' (function or file expected, got " .. got .. ")", 2)
   end
 
   local decoder = core.page_decoder()
@@ -99,6 +100,9 @@ function M.each_event(source)
         return event
       end
       local chunk = source()
+      if chunk ~= nil and type(chunk) ~= "string" then
+        error("each_event: the source returned a " .. type(chunk) .. ", expected a string or nil", 2)
+      end
       if chunk == nil then
         done = true
         state.next_link, state.context, state.extra = decoder:finish()

@@ -85,8 +85,13 @@ local function apply(job, event)
       retries = event.totalRetryCount,
       time = event.eventDateTime,
     }
+    -- A null isCancelledByUser leaves the initiator unknown: the state is then plain "cancelled".
     if job.state ~= "deleted" then
-      job.state = event.isCancelledByUser and "cancelled by user" or "cancelled by system"
+      if event.isCancelledByUser == nil then
+        job.state = "cancelled"
+      else
+        job.state = event.isCancelledByUser and "cancelled by user" or "cancelled by system"
+      end
     end
   elseif is(event, "MigrationJobDeletedEvent") then
     job.state = "deleted"
@@ -100,7 +105,7 @@ end
 -- @tparam table events events, from one or more pages, in any order
 -- @treturn table summaries in order of each job's first event; each has
 -- `job_id`, `state` (queued, running, postponed, completed, cancelled by user,
--- cancelled by system, deleted, or unknown), `events` sorted by time,
+-- cancelled by system, cancelled when the initiator is null, deleted, or unknown), `events` sorted by time,
 -- `retries` (highest totalRetryCount), `restarts`, `errors` (count per
 -- errorLevel), `error_events`, `progress` (the latest progress counters),
 -- `cancelled` (`by_user`, `retries`, `time`), `postponed`, `manifests`,
