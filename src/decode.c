@@ -41,7 +41,6 @@ typedef struct prop {
 
 /* State of the UTF-8 and escape scanner between chunks. */
 typedef struct scanner {
-	int in_string;
 	int escape;          /* 0: none; 1: after a backslash; 2 to 5: reading \u hex digits */
 	unsigned unit;       /* code unit of the \u escape being read */
 	int high_pending;    /* a high surrogate escape waits for its low half */
@@ -232,7 +231,8 @@ int int_parse(const char *s, size_t len, int64_t *out)
 	for (; i < len; i++) {
 		unsigned d = (unsigned)(s[i] - '0');
 		if (d > 9) return 0;
-		if (v > (limit - d) / 10) return 0;
+		/* 18 digits cannot overflow; only longer numbers pay for the check. */
+		if (i >= 18 && v > (limit - d) / 10) return 0;
 		v = v * 10 + d;
 	}
 	*out = negative ? (int64_t)(0 - v) : (int64_t)v;
@@ -985,6 +985,27 @@ static unsigned hex_value(unsigned char c)
 }
 
 
+/* Nonzero when some byte of w is zero (the classic bit trick, eight bytes at a time). */
+#define HAS_ZERO_BYTE(w) (((w) - 0x0101010101010101u) & ~(w) & 0x8080808080808080u)
+
+
+/* Returns the offset of the first backslash or non-ASCII byte at or after i, or len. */
+static size_t skip_plain(const unsigned char *s, size_t i, size_t len)
+{
+	const uint64_t backslashes = 0x5C5C5C5C5C5C5C5Cu;
+
+	while (len - i >= 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, 8);
+		if (HAS_ZERO_BYTE(w ^ backslashes) | (w & 0x8080808080808080u)) break;
+		i += 8;
+	}
+	while (i < len && s[i] != '\\' && s[i] < 0x80) i++;
+	return i;
+}
+
+
 static size_t unpaired_high(scanner *st, const char **why, size_t *where, size_t i)
 {
 	*why = "unpaired high surrogate escape";
@@ -994,6 +1015,10 @@ static size_t unpaired_high(scanner *st, const char **why, size_t *where, size_t
 
 
 /*
+** Backslashes and bytes above 0x7F are valid JSON only inside strings, so
+** the scanner need not track where strings begin and end: outside a string
+** YAJL rejects them anyway.
+**
 ** Scans s[0..len) and returns the offset of the first byte that breaks the
 ** rules, with *why set, or len. Anything else wrong is left to YAJL.
 */
@@ -1005,20 +1030,11 @@ static size_t scan(parser *p, const unsigned char *s, size_t len, const char **w
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = s[i];
 
-		if (!st->in_string) {
-			const unsigned char *q = memchr(s + i, '"', len - i);
-			if (q == NULL) return len;
-			i = (size_t)(q - s);
-			st->in_string = 1;
-			continue;
-		}
-
-		/* Fast path: plain ASCII inside a string needs no state. */
+		/* Fast path: plain ASCII without escapes needs no state. */
 		if (!st->utf8_need && !st->escape && !st->high_pending) {
-			while (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-				if (++i == len) return len;
-				c = s[i];
-			}
+			i = skip_plain(s, i, len);
+			if (i == len) return len;
+			c = s[i];
 		}
 
 		if (st->utf8_need) {
@@ -1071,10 +1087,7 @@ static size_t scan(parser *p, const unsigned char *s, size_t len, const char **w
 
 		if (st->high_pending && c != '\\') return unpaired_high(st, why, where, i);
 
-		if (c == '"') {
-			st->in_string = 0;
-		}
-		else if (c == '\\') {
+		if (c == '\\') {
 			st->escape = 1;
 			st->escape_start = base + i;
 		}
