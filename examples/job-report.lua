@@ -1,11 +1,12 @@
 #!/usr/bin/env lua5.4
 --- Prints a report per migration job from a progressEvents page.
 --
--- Usage: lua5.4 examples/job-report.lua [FILE]
--- Reads the page from FILE, or from standard input when FILE is omitted or
--- "-". For each job it prints its events in time order and a verdict: how
--- it ended (or where it stands), after how many retries, and when.
--- Exits with 1 when the page cannot be read or decoded, and 2 on a usage error.
+-- Usage: lua5.4 examples/job-report.lua [FILE...]
+-- Reads progressEvents pages from the FILEs, or from standard input when no
+-- FILE is given or FILE is "-". A job may span pages. For each job it prints
+-- its events in time order and a verdict: how it ended (or where it stands),
+-- after how many retries, and when. Exits with 1 when a page cannot be read
+-- or decoded.
 
 local migration = require "msgraph.migration"
 
@@ -44,8 +45,12 @@ local function describe(event)
       count(event.totalWarnings or 0, "warning", "warnings"))
   elseif kind == "MigrationJobErrorEvent" then
     local err = event.error
+    local object = event.objectType
+    if object == nil or object == "unknownFutureValue" then
+      object = "an object of unknown type"
+    end
     return ("%s on %s%s: %s (code %s)"):format(
-      event.errorLevel or "unknownFutureValue", event.objectType or "object",
+      event.errorLevel or "unknownFutureValue", object,
       event.objectUrl and (" " .. event.objectUrl) or "",
       err and err.message or "no message", err and err.code or "none")
   elseif kind == "MigrationJobCancelledEvent" then
@@ -105,26 +110,37 @@ local function report(events)
     if #errors > 0 then
       print("  Errors: " .. table.concat(errors, ", "))
     end
+    if job.restarts > 0 then
+      print("  Restarts: " .. job.restarts)
+    end
+    if job.progress then
+      local p = job.progress
+      print(("  Last progress: %s of %s objects, %s of %s bytes at %s"):format(
+        tostring(p.objectsProcessed or "?"), tostring(p.totalExpectedObjects or "?"),
+        tostring(p.bytesProcessed or "?"), tostring(p.totalExpectedBytes or "?"), p.time or "(no time)"))
+    end
     print(printable("  Verdict: " .. verdict(job)))
     print()
   end
 end
 
-if #arg > 1 then
-  io.stderr:write("usage: job-report.lua [FILE]\n")
-  os.exit(2)
-end
+-- Pages may come in any order: the summary sorts each job's events by time.
+local paths = #arg > 0 and arg or { "-" }
+local events = {}
+for _, path in ipairs(paths) do
+  local name = path == "-" and "stdin" or path
+  local text, err = read_input(path)
+  if not text then
+    io.stderr:write("job-report: cannot read ", name, ": ", tostring(err), "\n")
+    os.exit(1)
+  end
 
-local text, err = read_input(arg[1])
-if not text then
-  io.stderr:write("job-report: cannot read ", arg[1] or "stdin", ": ", tostring(err), "\n")
-  os.exit(1)
-end
-
-local events, decode_err = migration.safe.decode_page(text)
-if not events then
-  io.stderr:write("job-report: ", (arg[1] == nil or arg[1] == "-") and "stdin" or arg[1], ": ", decode_err, "\n")
-  os.exit(1)
+  local page, decode_err = migration.safe.decode_page(text)
+  if not page then
+    io.stderr:write("job-report: ", name, ": ", decode_err, "\n")
+    os.exit(1)
+  end
+  table.move(page, 1, #page, #events + 1, events)
 end
 
 report(events)
