@@ -32,10 +32,14 @@ const char record_desc_key = 0;
 
 static int popcount32(uint32_t v)
 {
+#if defined(__GNUC__)
+	return __builtin_popcount(v);
+#else
 	int n = 0;
 
 	for (; v; v &= v - 1) n++;
 	return n;
+#endif
 }
 
 
