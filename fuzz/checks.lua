@@ -215,6 +215,29 @@ local function decode_streamed(text, next_size)
   return { ok = true, events = events, next_link = next_link, context = context, extra = extra }
 end
 
+-- Removes the "chunk:line: " prefix that luaL_error adds when the caller is a
+-- Lua function, so errors raised through feed() and decode_page() compare equal.
+local function strip_position(message)
+  return (message:gsub("^[^\n:]*:%d+: ", ""))
+end
+
+-- YAJL's own syntax errors may name an earlier byte when the offending token
+-- spans chunks (see raise_yajl_error in src/decode.c); the rest must match.
+local YAJL_MESSAGES = {
+  "after key and value, inside map, I expect ',' or '}'",
+  "after array element, I expect ',' or ']'",
+  "unexpected end of input",
+}
+
+local function comparable(message)
+  for _, text in ipairs(YAJL_MESSAGES) do
+    if message:sub(-#text) == text then
+      return (message:gsub("^invalid JSON at byte %d+: ", "invalid JSON at byte N: "))
+    end
+  end
+  return message
+end
+
 local function compare_streamed(streamed, whole, split)
   if streamed.ok ~= whole.ok then
     if whole.ok then
@@ -223,7 +246,17 @@ local function compare_streamed(streamed, whole, split)
     return split .. ": page_decoder succeeded where decode_page failed: " .. describe(whole.err)
   end
   if not streamed.ok then
-    return check_error_value(streamed.err, "page_decoder")
+    local problem = check_error_value(streamed.err, "page_decoder")
+    if problem then
+      return problem
+    end
+    local streamed_message = comparable(strip_position(streamed.err))
+    local whole_message = comparable(strip_position(whole.err))
+    if streamed_message ~= whole_message then
+      return split .. ": page_decoder and decode_page raised different errors:\n  "
+        .. describe(streamed_message) .. "\n  " .. describe(whole_message)
+    end
+    return nil
   end
   if #streamed.events ~= #whole.events then
     return string.format("%s: page_decoder yielded %d events, decode_page %d",

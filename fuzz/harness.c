@@ -7,7 +7,8 @@
  * layer from the source tree, so a run exercises the public API as scripts see it.
  *
  * A check returns nil when the input behaved, or a message naming the violated
- * property; the harness then aborts so libFuzzer saves the input as a crash.
+ * property. On a violation the harness aborts, so libFuzzer saves the input as a
+ * crash.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@
 #error "define FUZZ_TARGET as the name of a check in fuzz/checks.lua"
 #endif
 
-/* Source tree root; MSGRAPH_SOURCE_ROOT in the environment overrides it. */
+/* The source tree root. MSGRAPH_SOURCE_ROOT in the environment overrides it. */
 #ifndef FUZZ_SOURCE_ROOT
 #define FUZZ_SOURCE_ROOT "."
 #endif
@@ -34,14 +35,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static lua_State *lua;
 static int check_ref = LUA_NOREF;
 
-static void fail(const char *what, const char *detail)
+static void fail(const char *failure, const char *detail)
 {
-	fprintf(stderr, "fuzz target %s: %s: %s\n", FUZZ_TARGET, what,
+	fprintf(stderr, "fuzz target %s: %s: %s\n", FUZZ_TARGET, failure,
 	        detail != NULL ? detail : "(no message)");
 	abort();
 }
 
-/* Message handler for lua_pcall: appends a traceback to string errors. */
+/* Message handler for lua_pcall: converts the error to a string and appends a traceback. */
 static int add_traceback(lua_State *L)
 {
 	const char *message = lua_tostring(L, 1);

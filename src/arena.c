@@ -86,7 +86,8 @@ void bytes_reserve(arena *a, bytes *b, size_t extra)
 {
 	size_t cap;
 
-	if (b->cap - b->len >= extra) return;
+	/* Allocates even for 0 bytes, so that data is never NULL after an append. */
+	if (b->data && b->cap - b->len >= extra) return;
 	if (extra > (size_t)-1 / 2 - b->len) luaL_error(a->L, "not enough memory");
 
 	cap = b->cap ? b->cap : 256;

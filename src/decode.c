@@ -105,6 +105,7 @@ typedef struct parser {
 	scanner scan;
 	int busy;                     /* set while YAJL runs; still set after an error */
 	int finished;
+	int closed;                   /* __gc ran: the arena and YAJL are gone */
 } parser;
 
 
@@ -179,15 +180,12 @@ static const char *push_record_path(parser *p)
 static const char *push_property_path(parser *p, const char *key, size_t klen)
 {
 	const char *record = push_record_path(p);
-	const char *path;
 
-	if (*record) path = lua_pushfstring(p->L, "%s.%s", record, "");
-	else path = lua_pushliteral(p->L, "");
+	if (*record) lua_pushliteral(p->L, ".");
+	else lua_pushliteral(p->L, "");
 	lua_pushlstring(p->L, key, klen);
-	lua_concat(p->L, 2);
-	path = lua_tostring(p->L, -1);
-	lua_remove(p->L, -2);
-	return path;
+	lua_concat(p->L, 3);
+	return lua_tostring(p->L, -1);
 }
 
 
@@ -476,9 +474,9 @@ static void finish_record(parser *p)
 	if (entity && p->type_prop >= 0) resolve_type(p, &b);
 
 	luaL_checkstack(L, MAX_FIELDS + 8, "too many nested values");
-	if (p->order_cap < p->nprops) {
+	if (p->order == NULL || p->order_cap < p->nprops) {
 		/* A multiple of 8 keeps the size_t array after the order bytes aligned. */
-		p->order_cap = (p->nprops + 7) & ~(size_t)7;
+		p->order_cap = (p->nprops + 8) & ~(size_t)7;
 		p->order = arena_realloc(&p->arena, p->order, p->order_cap * (1 + sizeof(size_t)));
 	}
 	unknown = (size_t *)(p->order + p->order_cap);
@@ -693,9 +691,8 @@ static void structural_value(parser *p, int jtype, const char *s, size_t len)
 
 		switch (p->member) {
 		case MEMBER_VALUE:
-			if (jtype == J_NULL) return;  /* no events */
-			fail_structure(p, "value", "array", jtype, s, len);
-			break;
+			if (jtype != J_NULL) fail_structure(p, "value", "array", jtype, s, len);
+			return;  /* null: no events */
 		case MEMBER_NEXT_LINK:
 			text = &p->next_link;
 			seen = &p->has_next_link;
@@ -1138,11 +1135,18 @@ static void yajl_free_cb(void *ctx, void *ptr)
 }
 
 
+/*
+** YAJL 2.1 reports where it stopped, which is at or just after the offending
+** token; for some errors it first moves back by the token's length. When
+** the token began in an earlier chunk it can only move back to the start of
+** the current chunk, so the page decoder may name an earlier byte there than
+** decode_page does.
+*/
 static int raise_yajl_error(parser *p)
 {
 	unsigned char *text = yajl_get_error(p->yajl, 0, NULL, 0);
 	const char *msg = (const char *)text;
-	size_t len;
+	size_t len, at = position(p);
 
 	if (strncmp(msg, "lexical error: ", 15) == 0) msg += 15;
 	else if (strncmp(msg, "parse error: premature EOF", 26) == 0) msg = "unexpected end of input";
@@ -1150,7 +1154,7 @@ static int raise_yajl_error(parser *p)
 	len = strlen(msg);
 	while (len && (msg[len - 1] == '\n' || msg[len - 1] == '.')) len--;
 
-	lua_pushfstring(p->L, "invalid JSON at byte %I: ", (lua_Integer)position(p));
+	lua_pushfstring(p->L, "invalid JSON at byte %I: ", (lua_Integer)at);
 	lua_pushlstring(p->L, msg, len);
 	yajl_free_error(p->yajl, text);
 	lua_concat(p->L, 2);
@@ -1184,6 +1188,7 @@ static int parser_gc(lua_State *L)
 
 	arena_release(&p->arena);
 	p->yajl = NULL;
+	p->closed = 1;
 	return 0;
 }
 
@@ -1192,6 +1197,7 @@ static parser *check_usable(lua_State *L, int idx)
 {
 	parser *p = luaL_checkudata(L, idx, PARSER_TNAME);
 
+	if (p->closed) luaL_error(L, "the page decoder is closed");
 	if (p->busy) luaL_error(L, "the page decoder failed earlier and cannot continue");
 	if (p->finished) luaL_error(L, "the page decoder is finished");
 	return p;
@@ -1220,7 +1226,7 @@ static void parser_feed(parser *p, const unsigned char *s, size_t len)
 	upto = scan(p, s, len, &why, &where);
 
 	if (yajl_parse(p->yajl, s, upto) != yajl_status_ok) raise_yajl_error(p);
-	if (why) luaL_error(p->L, "invalid JSON at byte %I: %s", (lua_Integer)(where + 1), why);
+	if (why) luaL_error(p->L, "invalid JSON at byte %I: %s", (lua_Integer)where + 1, why);
 
 	p->consumed += len;
 	p->busy = 0;
@@ -1234,7 +1240,7 @@ static void parser_complete(parser *p)
 	if (p->scan.bom > 0 && p->scan.bom < 3) luaL_error(p->L, "invalid JSON at byte 1: incomplete byte order mark");
 	if (yajl_complete_parse(p->yajl) != yajl_status_ok) raise_yajl_error(p);
 	if (p->scan.high_pending) luaL_error(p->L, "invalid JSON at byte %I: unpaired high surrogate escape",
-	                                     (lua_Integer)(p->scan.high_start + 1));
+	                                     (lua_Integer)p->scan.high_start + 1);
 	if (p->mode == MODE_PAGE && !p->value_seen)
 		luaL_error(p->L, "value: missing (a progressEvents page has a \"value\" array; use decode for one event)");
 	p->busy = 0;

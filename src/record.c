@@ -949,9 +949,11 @@ static void build_from_table(lua_State *L, const type_desc *type, int t, const c
 		}
 
 		field = field_index(type, key, len);
-		if (field < 0)
+		if (field < 0) {
 			luaL_error(L, "bad property '%s%s' to '%s.new' (%s has no such property)",
 			           path, key, type->name, type->name);
+			return;
+		}
 
 		/* Text values stay valid: the table at t keeps them alive. */
 		field_from_lua(L, &b, path, field, lua_gettop(L));
