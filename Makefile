@@ -197,7 +197,7 @@ lint-luacheck: | deps
 	luacheck .
 
 # ---------------------------------------------------------------------------
-# Benchmarks; BENCHMARKS.md records the figures and the machine.
+# Benchmarks. BENCHMARKS.md records the figures and the machine.
 #
 #   make bench         generate a 100,000-event page and a 100-event page, then
 #                      compare decode, encode, memory, field reads and end to end
@@ -207,7 +207,7 @@ lint-luacheck: | deps
 #   make bench-profile callgrind instruction counts per event on a 10,000-event
 #                      page, which stay comparable when the machine is busy
 #
-# The Graph SDK comparison needs node and npm; npm installs the packages that
+# The Graph SDK comparison needs node and npm. npm installs the packages that
 # bench/node/package-lock.json pins into bench/node/node_modules.
 
 BENCH_DIR         := build/bench
@@ -254,7 +254,7 @@ bench: $(MODULE) $(YAJL_FLOOR) $(BENCH_PAGE) $(BENCH_SMALL_PAGE) bench/node/node
 		$(BENCH_DIR)/results-node.txt
 	@$(LUA) bench/summary.lua $(BENCH_DIR)/results-lua.txt $(BENCH_DIR)/results-node.txt
 
-# GNU time reports the peak RSS; the first run only loads the module, as a baseline.
+# GNU time reports the peak RSS. The first run only loads the module, as a baseline.
 bench-stream: DEPS_EXTRA = $(BENCH_PACKAGES)
 bench-stream: $(MODULE) $(BENCH_STREAM_PAGE)
 	@/usr/bin/time -v $(LUA) -e 'require "msgraph.migration"' 2> $(BENCH_DIR)/stream-baseline.txt || \
