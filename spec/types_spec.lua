@@ -309,6 +309,34 @@ describe("msgraph.migration types", function()
     end)
   end)
 
+  describe("GUID-shaped strings", function()
+    for _, id in ipairs({
+      "0f3a9c21-7b44-0d2e-6a11-5c9e8b7a6d01",    -- canonical: stored packed
+      "0F3A9C21-7B44-0D2E-6A11-5C9E8B7A6D01",    -- upper case: stored as text
+      "0f3a9c21-7b44-0d2e-6a11-5c9e8b7a6d0g",    -- not hex
+      "0f3a9c217b440d2e6a115c9e8b7a6d01",        -- no hyphens
+      "{0f3a9c21-7b44-0d2e-6a11-5c9e8b7a6d01}",  -- braces
+    }) do
+      it("keep their text: " .. id, function()
+        local text = '{"id":"' .. id .. '","jobId":"' .. id .. '"}'
+        local event = migration.decode(text)
+        assert.are.equal(id, event.id)
+        assert.are.equal(id, event.jobId)
+        assert.are.equal(text, event:to_json())
+        assert.is_true(event == migration.decode(text))
+        assert.are.equal(id, event:to_table().id)
+        assert.are.equal(id, migration.MigrationEvent.new{ id = id }.id)
+      end)
+    end
+
+    it("compare by text", function()
+      local lower = migration.decode('{"id":"0f3a9c21-7b44-0d2e-6a11-5c9e8b7a6d01"}')
+      local upper = migration.decode('{"id":"0F3A9C21-7B44-0D2E-6A11-5C9E8B7A6D01"}')
+      assert.is_false(lower == upper)
+      assert.is_true(lower == migration.MigrationEvent.new{ id = "0f3a9c21-7b44-0d2e-6a11-5c9e8b7a6d01" })
+    end)
+  end)
+
   describe("Int64", function()
     local function progress(value)
       return migration.decode('{"@odata.type":"#microsoft.graph.migrationJobProgressEvent","bytesProcessed":' .. value .. '}')

@@ -82,37 +82,14 @@ void arena_release(arena *a)
 }
 
 
-void bytes_reserve(arena *a, bytes *b, size_t extra)
+void bytes_grow(arena *a, bytes *b, size_t extra)
 {
 	size_t cap;
 
-	/* Allocates even for 0 bytes, so that data is never NULL after an append. */
-	if (b->data && b->cap - b->len >= extra) return;
 	if (extra > (size_t)-1 / 2 - b->len) luaL_error(a->L, "not enough memory");
 
 	cap = b->cap ? b->cap : 256;
 	while (cap - b->len < extra) cap *= 2;
 	b->data = arena_realloc(a, b->data, cap);
 	b->cap = cap;
-}
-
-
-void bytes_append(arena *a, bytes *b, const void *data, size_t len)
-{
-	bytes_reserve(a, b, len);
-	if (len) memcpy(b->data + b->len, data, len);
-	b->len += len;
-}
-
-
-void bytes_put(arena *a, bytes *b, char c)
-{
-	if (b->len == b->cap) bytes_reserve(a, b, 1);
-	b->data[b->len++] = c;
-}
-
-
-void bytes_append_u32(arena *a, bytes *b, uint32_t v)
-{
-	bytes_append(a, b, &v, sizeof v);
 }

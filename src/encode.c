@@ -128,7 +128,14 @@ static void write_field(lua_State *L, arena *a, bytes *out, const record *r, int
 
 	s = &record_slots(r)[record_slot_index(r, field)];
 	switch (f->kind) {
-	case KIND_STRING:
+	case KIND_STRING: {
+		char buf[GUID_TEXT_LEN];
+		size_t len;
+		const char *text = record_text(r, field, buf, &len);
+
+		write_string(a, out, text, len);
+		break;
+	}
 	case KIND_DATETIME:
 	case KIND_ENUM:
 		write_string(a, out, record_tail(r) + s->s.off, s->s.len);
@@ -141,9 +148,9 @@ static void write_field(lua_State *L, arena *a, bytes *out, const record *r, int
 		write_integer(a, out, s->i);
 		break;
 	case KIND_INT64:
-		if (r->quoted >> field & 1) bytes_put(a, out, '"');
+		if (r->variant >> field & 1) bytes_put(a, out, '"');
 		write_integer(a, out, s->i);
-		if (r->quoted >> field & 1) bytes_put(a, out, '"');
+		if (r->variant >> field & 1) bytes_put(a, out, '"');
 		break;
 	case KIND_OBJECT:
 		lua_getiuservalue(L, idx, (int)s->i);
@@ -207,8 +214,17 @@ static void encode_record(lua_State *L, arena *a, bytes *out, int idx)
 			bytes_append(a, out, json, jlen);
 		}
 		else {
+			/* Graph property names are plain ASCII: no escaping needed. */
 			const field_desc *f = r->type->fields[order[p]];
-			write_key(a, out, f->name, f->len, &first);
+
+			bytes_reserve(a, out, f->len + 4);
+			if (!first) out->data[out->len++] = ',';
+			first = 0;
+			out->data[out->len++] = '"';
+			memcpy(out->data + out->len, f->name, f->len);
+			out->len += f->len;
+			out->data[out->len++] = '"';
+			out->data[out->len++] = ':';
 			write_field(L, a, out, r, idx, order[p]);
 		}
 	}
@@ -226,6 +242,7 @@ int encode_method(lua_State *L)
 	record_check(L, 1, NULL);
 	lua_settop(L, 1);
 	a = push_arena(L);
+	bytes_reserve(a, &out, 2 * lua_rawlen(L, 1));  /* usually enough: one allocation */
 	encode_record(L, a, &out, 1);
 	lua_pushlstring(L, out.data, out.len);
 	arena_release(a);

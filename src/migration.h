@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -55,10 +56,35 @@ typedef struct bytes {
 	size_t cap;
 } bytes;
 
-void bytes_reserve(arena *a, bytes *b, size_t extra);
-void bytes_append(arena *a, bytes *b, const void *data, size_t len);
-void bytes_put(arena *a, bytes *b, char c);
-void bytes_append_u32(arena *a, bytes *b, uint32_t v);
+void bytes_grow(arena *a, bytes *b, size_t extra);
+
+/* Makes room for extra more bytes; the decoder calls these per token, so they are inline. */
+static inline void bytes_reserve(arena *a, bytes *b, size_t extra)
+{
+	/* Allocates even for 0 bytes, so that data is never NULL after an append. */
+	if (b->data == NULL || b->cap - b->len < extra) bytes_grow(a, b, extra);
+}
+
+
+static inline void bytes_append(arena *a, bytes *b, const void *data, size_t len)
+{
+	bytes_reserve(a, b, len);
+	if (len) memcpy(b->data + b->len, data, len);
+	b->len += len;
+}
+
+
+static inline void bytes_put(arena *a, bytes *b, char c)
+{
+	bytes_reserve(a, b, 1);
+	b->data[b->len++] = c;
+}
+
+
+static inline void bytes_append_u32(arena *a, bytes *b, uint32_t v)
+{
+	bytes_append(a, b, &v, sizeof v);
+}
 
 /* }====================================================== */
 
@@ -84,7 +110,7 @@ typedef struct record {
 	const type_desc *type;
 	uint32_t present;    /* bit i: field i appeared, with a value or null */
 	uint32_t nulls;      /* bit i: field i was null */
-	uint32_t quoted;     /* bit i: Int64 field i was written as a JSON string */
+	uint32_t variant;    /* bit i: Int64 field i came as a JSON string, or String field i is a packed GUID */
 	uint16_t nprops;     /* entries in the order array */
 	uint8_t spelling;
 	uint8_t unused;
@@ -94,6 +120,9 @@ typedef struct record {
 
 /* Slots follow the header, then the order array, then the tail. */
 #define record_slots(r) ((slot *)((r) + 1))
+
+/* Text length of a GUID in its canonical form, 8-4-4-4-12 lowercase hex digits. */
+#define GUID_TEXT_LEN 36
 uint8_t *record_order(const record *r);
 const char *record_tail(const record *r);
 int record_slot_index(const record *r, int field);
@@ -130,6 +159,7 @@ record *record_check(lua_State *L, int idx, const type_desc *want);
 int type_is_a(const type_desc *type, const type_desc *want);
 const type_desc *type_find(const char *name, size_t len);
 void record_push_field(lua_State *L, const record *r, int idx, int field);
+const char *record_text(const record *r, int field, char buf[GUID_TEXT_LEN], size_t *len);
 void record_open(lua_State *L);
 
 /* Walks the unknown area: returns 0 at its end. */

@@ -14,6 +14,10 @@
 ** compact JSON) for each unknown property. Nested records and lists are the
 ** record's user values, numbered in schema order of the fields holding them.
 **
+** A String value that is a GUID in canonical form (lowercase hex, hyphens at
+** 8-4-4-4-12) is stored as its 16 bytes, not its 36 characters: ids fill most
+** of an event's text. record_text turns it back into the same characters.
+**
 ** Each type has its own metatable, named by its dotted type name, holding
 ** the type descriptor under a private key. Method tables chain to the base
 ** type's method table through __index.
@@ -30,16 +34,13 @@ const char record_desc_key = 0;
 /* Layout                                                  */
 /* ======================================================= */
 
+/* Counts set bits without a loop or a library call (the usual SWAR sum). */
 static int popcount32(uint32_t v)
 {
-#if defined(__GNUC__)
-	return __builtin_popcount(v);
-#else
-	int n = 0;
-
-	for (; v; v &= v - 1) n++;
-	return n;
-#endif
+	v = v - ((v >> 1) & 0x55555555u);
+	v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+	v = (v + (v >> 4)) & 0x0F0F0F0Fu;
+	return (int)((v * 0x01010101u) >> 24);
 }
 
 
@@ -112,11 +113,75 @@ static int is_text_kind(field_kind k)
 }
 
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	return -1;
+}
+
+
+/* Packs a canonical GUID into 16 bytes; returns 0, packing nothing, for any other text. */
+static int guid_pack(const char *text, size_t len, unsigned char out[16])
+{
+	int n = 0;
+
+	if (len != GUID_TEXT_LEN || text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-')
+		return 0;
+	for (size_t i = 0; i < len; i += 2) {
+		int high, low;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) i++;
+		high = hex_digit(text[i]);
+		low = hex_digit(text[i + 1]);
+		if (high < 0 || low < 0) return 0;
+		out[n++] = (unsigned char)(high << 4 | low);
+	}
+	return 1;
+}
+
+
+static void guid_unpack(const unsigned char in[16], char out[GUID_TEXT_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+	int n = 0;
+
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10) out[n++] = '-';
+		out[n++] = hex[in[i] >> 4];
+		out[n++] = hex[in[i] & 15];
+	}
+}
+
+
+/* Returns the text of a string-like field that has a value, unpacking a GUID into buf. */
+const char *record_text(const record *r, int field, char buf[GUID_TEXT_LEN], size_t *len)
+{
+	const slot *s = &record_slots(r)[record_slot_index(r, field)];
+	const char *stored = record_tail(r) + s->s.off;
+
+	if (r->variant >> field & 1 && r->type->fields[field]->kind == KIND_STRING) {
+		guid_unpack((const unsigned char *)stored, buf);
+		*len = GUID_TEXT_LEN;
+		return buf;
+	}
+	*len = s->s.len;
+	return stored;
+}
+
+
+/* Resets a builder; values[i] is read only for fields marked present, so it is left as is. */
 void builder_init(builder *b, const type_desc *type)
 {
-	memset(b, 0, sizeof *b);
 	b->type = type;
+	b->present = b->nulls = b->quoted = 0;
+	b->order = NULL;
+	b->nprops = 0;
+	b->unknown = NULL;
+	b->unknown_len = 0;
 	b->spelling = SPELLING_NONE;
+	b->type_text = NULL;
+	b->type_len = 0;
 }
 
 
@@ -124,17 +189,28 @@ void record_build(lua_State *L, const builder *b)
 {
 	const type_desc *type = b->type;
 	uint32_t filled = b->present & ~b->nulls;
+	uint32_t packed = 0;
 	size_t nslots = (size_t)popcount32(filled);
 	size_t text_len = b->spelling == SPELLING_OTHER ? 4 + b->type_len : 0;
 	size_t tail_len, pos, size;
+	unsigned char guids[MAX_FIELDS][16];
 	record *r;
 	slot *slots;
 	char *tail;
 	int uv = 0;
 
-	for (int i = 0; i < type->nfields; i++)
-		if ((filled >> i & 1) && is_text_kind(type->fields[i]->kind))
+	for (int i = 0; i < type->nfields; i++) {
+		field_kind kind = type->fields[i]->kind;
+
+		if (!(filled >> i & 1) || !is_text_kind(kind)) continue;
+		if (kind == KIND_STRING && guid_pack(b->values[i].text, b->values[i].len, guids[i])) {
+			packed |= 1u << i;
+			text_len += 16;
+		}
+		else {
 			text_len += b->values[i].len;
+		}
+	}
 
 	tail_len = text_len + b->unknown_len;
 	if (tail_len > UINT32_MAX) luaL_error(L, "%s is larger than 4 GiB", type->name);
@@ -144,7 +220,7 @@ void record_build(lua_State *L, const builder *b)
 	r->type = type;
 	r->present = b->present;
 	r->nulls = b->nulls;
-	r->quoted = b->quoted;
+	r->variant = b->quoted | packed;
 	r->nprops = (uint16_t)b->nprops;
 	r->spelling = b->spelling;
 	r->unused = 0;
@@ -170,7 +246,13 @@ void record_build(lua_State *L, const builder *b)
 		uv += nested;
 		if (!(filled >> i & 1)) continue;
 
-		if (is_text_kind(kind)) {
+		if (packed >> i & 1) {
+			slots->s.off = (uint32_t)pos;
+			slots->s.len = 16;
+			memcpy(tail + pos, guids[i], 16);
+			pos += 16;
+		}
+		else if (is_text_kind(kind)) {
 			slots->s.off = (uint32_t)pos;
 			slots->s.len = (uint32_t)v->len;
 			if (v->len) memcpy(tail + pos, v->text, v->len);
@@ -309,7 +391,14 @@ void record_push_field(lua_State *L, const record *r, int idx, int field)
 
 	s = &record_slots(r)[record_slot_index(r, field)];
 	switch (f->kind) {
-	case KIND_STRING:
+	case KIND_STRING: {
+		char buf[GUID_TEXT_LEN];
+		size_t len;
+		const char *text = record_text(r, field, buf, &len);
+
+		lua_pushlstring(L, text, len);
+		break;
+	}
 	case KIND_DATETIME:
 		lua_pushlstring(L, record_tail(r) + s->s.off, s->s.len);
 		break;
@@ -494,6 +583,9 @@ static int records_equal(lua_State *L, int ia, int ib)
 				return 0;
 			break;
 		case KIND_STRING:
+			/* A packed GUID never equals unpacked text: packing is decided by the text alone. */
+			if ((a->variant ^ b->variant) >> i & 1) return 0;
+			/* fall through */
 		case KIND_DATETIME:
 			if (sa->s.len != sb->s.len
 			    || memcmp(record_tail(a) + sa->s.off, record_tail(b) + sb->s.off, sa->s.len) != 0)
