@@ -170,18 +170,11 @@ const char *record_text(const record *r, int field, char buf[GUID_TEXT_LEN], siz
 }
 
 
-/* Resets a builder; values[i] is read only for fields marked present, so it is left as is. */
 void builder_init(builder *b, const type_desc *type)
 {
+	memset(b, 0, sizeof *b);
 	b->type = type;
-	b->present = b->nulls = b->quoted = 0;
-	b->order = NULL;
-	b->nprops = 0;
-	b->unknown = NULL;
-	b->unknown_len = 0;
 	b->spelling = SPELLING_NONE;
-	b->type_text = NULL;
-	b->type_len = 0;
 }
 
 
