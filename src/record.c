@@ -113,29 +113,25 @@ static int is_text_kind(field_kind k)
 }
 
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	return -1;
-}
+/* Value plus one of each lowercase hex digit; 0 for every other byte. */
+static const unsigned char hex_value[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+	['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16
+};
 
 
 /* Packs a canonical GUID into 16 bytes; returns 0, packing nothing, for any other text. */
 static int guid_pack(const char *text, size_t len, unsigned char out[16])
 {
-	int n = 0;
+	static const unsigned char starts[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34 };
+	const unsigned char *t = (const unsigned char *)text;
 
-	if (len != GUID_TEXT_LEN || text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-')
-		return 0;
-	for (size_t i = 0; i < len; i += 2) {
-		int high, low;
+	if (len != GUID_TEXT_LEN || t[8] != '-' || t[13] != '-' || t[18] != '-' || t[23] != '-') return 0;
+	for (int i = 0; i < 16; i++) {
+		unsigned high = hex_value[t[starts[i]]], low = hex_value[t[starts[i] + 1]];
 
-		if (i == 8 || i == 13 || i == 18 || i == 23) i++;
-		high = hex_digit(text[i]);
-		low = hex_digit(text[i + 1]);
-		if (high < 0 || low < 0) return 0;
-		out[n++] = (unsigned char)(high << 4 | low);
+		if (high == 0 || low == 0) return 0;
+		out[i] = (unsigned char)((high - 1) << 4 | (low - 1));
 	}
 	return 1;
 }
@@ -144,12 +140,12 @@ static int guid_pack(const char *text, size_t len, unsigned char out[16])
 static void guid_unpack(const unsigned char in[16], char out[GUID_TEXT_LEN])
 {
 	static const char hex[] = "0123456789abcdef";
-	int n = 0;
+	char *p = out;
 
 	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10) out[n++] = '-';
-		out[n++] = hex[in[i] >> 4];
-		out[n++] = hex[in[i] & 15];
+		if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
+		*p++ = hex[in[i] >> 4];
+		*p++ = hex[in[i] & 15];
 	}
 }
 

@@ -49,6 +49,59 @@ end
 -- `d:finish()` returning the next link, context and other page members.
 -- @function page_decoder
 
+--- Event and object types.
+--
+-- Each type is a table with `name`, `fields` (property names in schema
+-- order), `methods`, `base` (the base type table) and, for event types,
+-- `spellings` (the three `@odata.type` values). All but `Entity` have
+-- `new(properties)`, which checks every value and rejects unknown names;
+-- `migration.null` stands for an explicit JSON null.
+-- @table Types
+-- @field Entity the base of all events; abstract
+-- @field MigrationEvent the base of all migration events
+-- @field MigrationJobCancelledEvent isCancelledByUser, totalRetryCount
+-- @field MigrationJobQueuedEvent no own properties
+-- @field MigrationJobDeletedEvent no own properties
+-- @field MigrationJobStartEvent isRestarted, totalRetryCount
+-- @field MigrationJobPostponedEvent jobsInQueue, nextPickupDateTime, reason, totalRetryCount
+-- @field MigrationJobProgressEvent isCompleted, lastProcessedObjectId, totalRetryCount and 14 Int64 counters
+-- @field MigrationJobErrorEvent error, errorLevel, objectId, objectType, objectUrl, totalRetryCount
+-- @field MigrationFinishManifestFileUploadEvent manifestFileName
+-- @field PublicError code, details, innerError, message, target
+-- @field PublicErrorDetail code, message, target
+-- @field PublicInnerError code, details, message, target
+-- @usage
+-- local ev = migration.MigrationJobCancelledEvent.new{ id = "c1", isCancelledByUser = true }
+
+--- Methods of every event and nested object.
+--
+-- Properties are read as fields under their Graph names (`ev.jobId`); reading
+-- a name the type lacks raises, and no field can be assigned.
+-- @table methods
+-- @field to_json `obj:to_json()`: the same as `encode(obj)`
+-- @field to_table `obj:to_table()`: a plain table with the same content, JSON
+-- null as `migration.null`, enums as written, nested objects as tables
+-- @field additional_data `obj:additional_data()`: the unknown properties as Lua values
+-- @field raw `obj:raw(name)`: the value as written; differs from `obj[name]` for enums
+-- @field odata_type `ev:odata_type()`: the `@odata.type` text as it came, or nil (events only)
+-- @field instant `ev:instant([name])`: seconds and nanoseconds since 1970-01-01T00:00:00Z
+-- of a DateTimeOffset property, `eventDateTime` by default, or nil when it is absent (events only)
+
+--- Checks whether a value is a record of a type or of one of its subtypes.
+-- @function is_a
+-- @param value any value
+-- @tparam table|string type a type table or its name
+-- @treturn boolean
+
+--- Returns the type name of a record (such as "MigrationJobStartEvent"), or nil for any other value.
+-- @function type
+-- @param value any value
+
+--- Compares two events by their `eventDateTime` instant, for `table.sort`.
+-- All 12 fractional digits count and offsets are applied; events without a
+-- time come first, and ties are ordered by id.
+-- @function by_time
+
 --- Variants of decode, decode_page and encode that return `nil, message`
 -- instead of raising.
 -- @table safe
