@@ -208,7 +208,8 @@ while not outcome do
   end
 
   for _, event in ipairs(events) do
-    local id = property(event, "id")
+    -- An event without an id is new on every poll, so key it by its JSON instead.
+    local id = property(event, "id") or migration.encode(event)
     if not seen[id] then
       seen[id] = true
       local line, ends_job = describe_event(event)

@@ -138,6 +138,19 @@ describe("client.new", function()
     end
   end)
 
+  it("rejects a misspelled option", function()
+    local err = raised_by(client.new, { token = TOKEN, transport = transport, base_ulr = BASE })
+    assert.matches("unknown option base_ulr to client.new", err, 1, true)
+  end)
+
+  it("rejects a base URL whose host depends on the parser", function()
+    for _, base_url in ipairs({ "http://127.0.0.1:8080?@graph.example.invalid/v1.0",
+      "http://127.0.0.1:8080#@graph.example.invalid/v1.0" }) do
+      local err = raised_by(client.new, { token = TOKEN, transport = transport, base_url = base_url })
+      assert.matches("without user information", err, 1, true)
+    end
+  end)
+
   it("accepts plain http for loopback hosts", function()
     for _, base_url in ipairs({ "http://127.0.0.1:8080/v1.0", "http://127.9.9.9/v1.0",
       "http://localhost:1/v1.0", "http://[::1]:8080/v1.0" }) do
@@ -287,6 +300,28 @@ describe("client requests", function()
     assert.are.equal(EVENTS_URL, seen.url)
   end)
 
+  it("keeps raising after a failed page", function()
+    local graph = new_client(fake_transport({
+      ok_page({}, BASE .. "/next"),
+      { 500, {}, "down" },
+    }), { max_attempts = 1 })
+    local next_event = graph:progress_events(CONTAINER_ID, JOB_ID)
+    local first = raised_by(next_event)
+    assert.are.equal(500, first.status)
+    local second = raised_by(next_event)
+    assert.are.equal(first, second)
+  end)
+
+  it("redacts a cut copy of the token in decode errors", function()
+    local body = '{"value":[{"@odata.type":"#microsoft.graph.migrationJobStartEvent","totalRetryCount":"'
+      .. TOKEN .. '"}]}'
+    local graph = new_client(fake_transport({ { 200, { ["content-type"] = "application/json" }, body } }))
+    local err = raised_by(graph.list_progress_events, graph, CONTAINER_ID, JOB_ID)
+    assert.are.equal("decode", err.kind)
+    assert.matches('value[0].totalRetryCount: expected Int32, got "[REDACTED]"', err.message, 1, true)
+    assert.is_nil(tostring(err):find(TOKEN:sub(1, 20), 1, true))
+  end)
+
   it("rejects a URL on another host", function()
     local transport = fake_transport({})
     local graph = new_client(transport)
@@ -399,6 +434,9 @@ describe("client paging", function()
       "https://graph.microsoft.com:8443/v1.0/progressEvents?$skiptoken=2",
       "https://graph.microsoft.com.evil.example/v1.0/x",
       "https://graph.microsoft.com@evil.example/v1.0/x",
+      -- socket.url reads the host after "@" even behind "?" or "#".
+      "https://graph.microsoft.com?@evil.example/v1.0/x",
+      "https://graph.microsoft.com#@evil.example/v1.0/x",
     }
     for _, link in ipairs(links) do
       local transport = fake_transport({ ok_page({}, link) })

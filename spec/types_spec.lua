@@ -319,12 +319,12 @@ describe("msgraph.migration types", function()
     }) do
       it("keep their text: " .. id, function()
         local text = '{"id":"' .. id .. '","jobId":"' .. id .. '"}'
-        local event = migration.decode(text)
-        assert.are.equal(id, event.id)
-        assert.are.equal(id, event.jobId)
-        assert.are.equal(text, event:to_json())
-        assert.is_true(event == migration.decode(text))
-        assert.are.equal(id, event:to_table().id)
+        local decoded = migration.decode(text)
+        assert.are.equal(id, decoded.id)
+        assert.are.equal(id, decoded.jobId)
+        assert.are.equal(text, decoded:to_json())
+        assert.is_true(decoded == migration.decode(text))
+        assert.are.equal(id, decoded:to_table().id)
         assert.are.equal(id, migration.MigrationEvent.new{ id = id }.id)
       end)
     end

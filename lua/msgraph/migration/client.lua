@@ -15,6 +15,7 @@
 -- end
 
 local migration = require "msgraph.migration"
+local socket_url = require "socket.url"
 
 local M = {}
 
@@ -218,6 +219,14 @@ local DEFAULT_PORTS = { http = 80, https = 443 }
 -- Returns nil for anything else, including URLs with user information,
 -- because "user@host" can disguise the real host.
 local function parse_origin(absolute_url)
+  -- The transport connects to the host that socket.url reads, which ends the
+  -- authority only at "/": in "http://a?@b/" it reads host b. Both readings
+  -- must agree, or the token could reach a host this check never saw.
+  local socket_reading = socket_url.parse(absolute_url)
+  if not socket_reading or socket_reading.userinfo then
+    return nil
+  end
+
   local scheme, authority = absolute_url:match("^(%a[%w+.-]*)://([^/?#]*)")
   if not scheme then
     return nil
@@ -235,6 +244,10 @@ local function parse_origin(absolute_url)
     return nil
   end
   port = port ~= "" and tonumber(port) or DEFAULT_PORTS[scheme]
+  if (socket_reading.host or ""):lower() ~= host:lower()
+    or (tonumber(socket_reading.port) or DEFAULT_PORTS[scheme]) ~= port then
+    return nil
+  end
   return { scheme = scheme, host = host:lower(), port = port }
 end
 
@@ -491,8 +504,9 @@ local function check_option(options, name, expected_type, predicate, expectation
     return
   end
   if type(value) ~= expected_type or (predicate and not predicate(value)) then
+    -- Level 4: the caller of client.new, past validate_options and new.
     error(string.format("option %s must be %s, got %s", name, expectation,
-      type(value) == expected_type and tostring(value) or type(value)), 3)
+      type(value) == expected_type and tostring(value) or type(value)), 4)
   end
 end
 
@@ -504,7 +518,19 @@ local function non_negative(value)
   return value >= 0
 end
 
+-- Every option client.new knows; a misspelled one must not fall back to a default silently.
+local KNOWN_OPTIONS = {
+  base_url = true, version = true, token = true, transport = true, timeout = true,
+  max_attempts = true, max_total_delay = true, backoff_base = true, sleep = true,
+  clock = true, random = true, on_retry = true, ca_file = true, insecure = true,
+}
+
 local function validate_options(options)
+  for name in pairs(options) do
+    if not KNOWN_OPTIONS[name] then
+      error("unknown option " .. tostring(name) .. " to client.new", 3)
+    end
+  end
   check_option(options, "base_url", "string", nil, "a URL string")
   check_option(options, "version", "string", function(value) return M.BASE_URLS[value] ~= nil end,
     '"v1.0" or "beta"')
@@ -642,6 +668,12 @@ local function redact(self, text)
       text = text:sub(1, start - 1) .. "[REDACTED]" .. text:sub(start + #token)
       start = text:find(token, start + #"[REDACTED]", true)
     end
+    -- Decode errors quote a value cut to 40 bytes and "...": a cut copy of the token counts too.
+    text = text:gsub('"([^"]*)%.%.%."', function(excerpt)
+      if #excerpt >= 8 and token:find(excerpt, 1, true) then
+        return '"[REDACTED]"'
+      end
+    end)
   end
   return text
 end
@@ -880,11 +912,17 @@ end
 --   print(page.number, #page.events)
 -- end
 function Client:progress_event_pages(container_id, job_id)
-  local url = self.base_url .. M.progress_events_path(container_id, job_id)
+  local ok, path = pcall(M.progress_events_path, container_id, job_id)
+  if not ok then
+    error(path, 2)
+  end
+  local url = self.base_url .. path
   local requested = {}
   local number = 0
+  local failure
 
-  return function()
+  -- Fetches the next page; an error ends paging for good.
+  local function next_page()
     if url == nil then
       return nil
     end
@@ -918,6 +956,20 @@ function Client:progress_event_pages(container_id, job_id)
       extra = extra, url = page_url, number = number,
     }
   end
+
+  -- After an error every further call raises it again, so that a caller
+  -- who catches it cannot mistake the rest of the iteration for the end.
+  return function()
+    if failure ~= nil then
+      error(failure, 0)
+    end
+    local fetched, page = pcall(next_page)
+    if not fetched then
+      failure = page
+      error(page, 0)
+    end
+    return page
+  end
 end
 
 --- Iterate over a job's progress events across all pages.
@@ -925,12 +977,16 @@ end
 -- @tparam string container_id file storage container id
 -- @tparam string job_id migration job id
 -- @treturn function iterator returning one typed event per call
--- @raise an `Error` when a page cannot be fetched or decoded
+-- @raise an `Error` when a page cannot be fetched or decoded; once it has
+-- raised, every further call raises the same error
 -- @usage for event in graph:progress_events(container_id, job_id) do
 --   print(event.id, event.eventDateTime)
 -- end
 function Client:progress_events(container_id, job_id)
-  local next_page = self:progress_event_pages(container_id, job_id)
+  local ok, next_page = pcall(self.progress_event_pages, self, container_id, job_id)
+  if not ok then
+    error(next_page, 2)
+  end
   local events, index = {}, 0
   return function()
     while true do
