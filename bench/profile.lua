@@ -29,14 +29,7 @@ local OPERATIONS = {
 	"read-metamethod",
 }
 
--- Event types that carry totalRetryCount, by migration.type() name.
-local HAS_RETRY_COUNT = {
-	MigrationJobProgressEvent = true,
-	MigrationJobPostponedEvent = true,
-	MigrationJobStartEvent = true,
-	MigrationJobCancelledEvent = true,
-	MigrationJobErrorEvent = true,
-}
+local HAS_RETRY_COUNT = require("bench.common").types_with("totalRetryCount")
 
 local function read_fields(events)
 	for i = 1, #events do

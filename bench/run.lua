@@ -482,13 +482,7 @@ end
 
 -- Event types that carry totalRetryCount, by migration.type() name and by
 -- @odata.type, for the field-read and end-to-end loops.
-local HAS_RETRY_COUNT = {
-	MigrationJobProgressEvent = true,
-	MigrationJobPostponedEvent = true,
-	MigrationJobStartEvent = true,
-	MigrationJobCancelledEvent = true,
-	MigrationJobErrorEvent = true,
-}
+local HAS_RETRY_COUNT = require("bench.common").types_with("totalRetryCount")
 
 local function with_retry_count_ours(events)
 	local selected = {}

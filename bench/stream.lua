@@ -12,14 +12,7 @@ local migration = require "msgraph.migration"
 
 local CHUNK_SIZE = 64 * 1024
 
--- Event types that carry totalRetryCount, by migration.type() name.
-local HAS_RETRY_COUNT = {
-	MigrationJobProgressEvent = true,
-	MigrationJobPostponedEvent = true,
-	MigrationJobStartEvent = true,
-	MigrationJobCancelledEvent = true,
-	MigrationJobErrorEvent = true,
-}
+local HAS_RETRY_COUNT = require("bench.common").types_with("totalRetryCount")
 
 local path = arg[1]
 if not path then

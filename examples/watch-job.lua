@@ -87,11 +87,7 @@ end
 -- Reads a property that may be missing from the event. Event objects raise
 -- for names their type lacks, and optional properties may be absent.
 local function property(event, name)
-  local ok, value = pcall(function() return event[name] end)
-  if ok and value ~= migration.null then
-    return value
-  end
-  return nil
+  return migration.get(event, name)
 end
 
 -- Formats a counter without a decimal point, also when it arrives as a

@@ -31,6 +31,18 @@ describe("msgraph.migration types", function()
       assert.are.equal('{"@odata.type":"#microsoft.graph.migrationJobCancelledEvent","id":null}', e:to_json())
     end)
 
+    it("get returns nil where an accessor raises", function()
+      local queued = migration.decode([[{"@odata.type":"#microsoft.graph.migrationJobQueuedEvent","id":null}]])
+      assert.is_nil(migration.get(queued, "totalRetryCount"))
+      assert.is_nil(migration.get(queued, "id"))
+      assert.are.equal(2, migration.get(event, "totalRetryCount"))
+      assert.are.equal("2025-11-20T14:31:44.517Z", migration.get(event, "eventDateTime"))
+      assert.has_error(function() migration.get({}, "id") end,
+        "bad argument #1 to 'get' (msgraph.migration object expected, got table)")
+      assert.has_error(function() migration.get(event, {}) end,
+        "bad argument #2 to 'get' (string expected, got table)")
+    end)
+
     it("raise for a name the type lacks", function()
       assert.has_error(function() return event.nope end,
         "msgraph.migration.MigrationJobCancelledEvent has no field 'nope'")

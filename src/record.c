@@ -1112,6 +1112,20 @@ static int module_is_a(lua_State *L)
 }
 
 
+/* get(obj, name): the property's value, or nil when it is absent, null or not a property of the type. */
+static int module_get(lua_State *L)
+{
+	const record *r = record_check(L, 1, NULL);
+	size_t len;
+	const char *name = luaL_checklstring(L, 2, &len);
+	int field = field_index(r->type, name, len);
+
+	if (field < 0) lua_pushnil(L);
+	else record_push_field(L, r, 1, field);
+	return 1;
+}
+
+
 /* type(obj): the type name of a record, or nil for any other value. */
 static int module_type(lua_State *L)
 {
@@ -1215,6 +1229,8 @@ void record_open(lua_State *L)
 	lua_setfield(L, module, "is_a");
 	lua_pushcfunction(L, module_type);
 	lua_setfield(L, module, "type");
+	lua_pushcfunction(L, module_get);
+	lua_setfield(L, module, "get");
 	lua_pushcfunction(L, record_by_time);
 	lua_setfield(L, module, "by_time");
 	lua_pushlightuserdata(L, NULL);

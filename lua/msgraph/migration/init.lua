@@ -93,6 +93,15 @@ end
 -- @tparam table|string type a type table or its name
 -- @treturn boolean
 
+--- Reads a property without raising when the type lacks it.
+-- `ev.name` raises for a name the event's type does not have; scripts that
+-- walk mixed events use this instead.
+-- @function get
+-- @param obj an event or nested object
+-- @tparam string name a Graph property name
+-- @return the value, or nil when the property is absent, null or not one of the type's
+-- @usage local retries = migration.get(ev, "totalRetryCount") or 0
+
 --- Returns the type name of a record (such as "MigrationJobStartEvent"), or nil for any other value.
 -- @function type
 -- @param value any value

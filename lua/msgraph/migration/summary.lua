@@ -44,9 +44,7 @@ local function apply(job, event)
   job.first_time = job.first_time or event.eventDateTime
   job.last_time = event.eventDateTime or job.last_time
 
-  local retries = (not is(event, "MigrationJobQueuedEvent") and not is(event, "MigrationJobDeletedEvent")
-    and not is(event, "MigrationFinishManifestFileUploadEvent") and core.type(event) ~= "MigrationEvent")
-    and event.totalRetryCount
+  local retries = core.get(event, "totalRetryCount")
   if retries and retries > job.retries then
     job.retries = retries
   end
