@@ -11,7 +11,7 @@
 **
 ** YAJL 2.1 accepts overlong UTF-8 and encoded surrogates, and turns an
 ** unpaired surrogate escape into '?'. A scanner therefore runs over each
-** chunk before YAJL sees it and rejects those with their byte position.
+** chunk before YAJL parses it and rejects those with their byte position.
 **
 ** Ownership: a parser lives in a userdata with __gc. YAJL's memory and the
 ** scratch buffers come from the parser's arena, so an error raised inside a
@@ -27,7 +27,7 @@
 
 #define PARSER_TNAME "msgraph.migration.PageDecoder"
 
-/* Longest value text quoted in an error message, in bytes. */
+/* Maximum length in bytes of a value quoted in an error message. */
 #define QUOTE_MAX 40
 
 enum mode { MODE_PAGE, MODE_EVENT, MODE_OBJECT, MODE_LIST };
@@ -680,7 +680,7 @@ static void patch_extra_length(parser *p)
 }
 
 
-/* A value outside any record: where it stands decides whether it is allowed. */
+/* Checks a value outside any record against its position in the page or list. */
 static void structural_value(parser *p, int jtype, const char *s, size_t len)
 {
 	lua_State *L = p->L;
@@ -1170,7 +1170,10 @@ static void parser_init(lua_State *L, parser *p, int mode, const type_desc *fixe
 	p->mode = mode;
 	p->fixed_type = fixed;
 	p->path = path;
-	p->record_depth = mode == MODE_PAGE ? 3 : mode == MODE_LIST ? 2 : 1;
+	/* Records open at depth 3 in a page (page, value, event), 2 in a list, 1 alone. */
+	if (mode == MODE_PAGE) p->record_depth = 3;
+	else if (mode == MODE_LIST) p->record_depth = 2;
+	else p->record_depth = 1;
 	p->type_prop = -1;
 	p->busy = 1;  /* until YAJL exists */
 	{

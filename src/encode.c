@@ -257,7 +257,7 @@ int encode_method(lua_State *L)
 /* ======================================================= */
 
 /*
-** The unknown-property area holds JSON that this module wrote itself, so
+** The unknown-property area contains JSON that this module wrote itself, so
 ** it is valid and compact; this reader does not repeat the decoder's checks.
 */
 

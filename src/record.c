@@ -8,7 +8,7 @@
 **
 ** Slots hold the values of present, non-null fields in schema order. The
 ** order array lists the properties as they appeared: a field index, or
-** ORDER_UNKNOWN for the next entry of the unknown area. The tail holds the
+** ORDER_UNKNOWN for the next entry of the unknown area. The tail contains the
 ** @odata.type text when it is not a known spelling, the text of string-like
 ** fields, then the unknown area: (u32 key length, key, u32 JSON length,
 ** compact JSON) for each unknown property. Nested records and lists are the
