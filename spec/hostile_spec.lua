@@ -37,6 +37,19 @@ describe("msgraph.migration hostile input", function()
       "invalid JSON at byte 321: nesting deeper than 64 levels")
   end)
 
+  it("checks many unknown keys around a nested error", function()
+    local parts = {}
+    for i = 1, 20 do
+      parts[i] = ('"u%d":%d'):format(i, i)
+    end
+    local text = '{"@odata.type":"#microsoft.graph.migrationJobErrorEvent",' .. table.concat(parts, ",")
+      .. ',"error":{"code":"1","details":[{"code":"a"}]},"u21":21'
+    local event = migration.decode(text .. "}")
+    assert.are.equal("a", event.error.details[1].code)
+    assert.are.equal(21, event:additional_data().u21)
+    assert.has_error(function() migration.decode(text .. ',"u5":5}') end, "u5: duplicate property")
+  end)
+
   it("keeps an escaped NUL inside strings", function()
     local event = migration.decode('{"id":"a\\u0000b","x":"\\u0000"}')
     assert.are.equal("a\0b", event.id)

@@ -81,6 +81,7 @@ typedef struct parser {
 	prop *props;
 	size_t nprops, props_cap;
 	int type_prop;
+	int unknown_set;              /* stack index of the set of unknown keys, once there are many */
 	bytes unknown;
 	uint8_t *order;
 	size_t order_cap;
@@ -338,22 +339,26 @@ static void check_unknown_duplicate(parser *p, size_t i, const size_t *unknown, 
 		return;
 	}
 
-	/* Many unknown keys: a Lua table, built on first need and kept below the top, is the set. */
-	if (nunknown == 16) {
+	/*
+	 * Many unknown keys: a Lua table is the set. It stays on the stack until
+	 * the record is built; nested values may be pushed above it meanwhile.
+	 */
+	if (p->unknown_set == 0) {
 		lua_newtable(p->L);
+		p->unknown_set = lua_gettop(p->L);
 		for (size_t u = 0; u < nunknown; u++) {
 			const prop *q = &p->props[unknown[u]];
 			lua_pushlstring(p->L, p->scratch.data + q->key_off, q->key_len);
 			lua_pushboolean(p->L, 1);
-			lua_rawset(p->L, -3);
+			lua_rawset(p->L, p->unknown_set);
 		}
 	}
 	lua_pushlstring(p->L, p->scratch.data + pr->key_off, pr->key_len);
-	if (lua_rawget(p->L, -2) != LUA_TNIL) fail_duplicate(p, pr);
+	if (lua_rawget(p->L, p->unknown_set) != LUA_TNIL) fail_duplicate(p, pr);
 	lua_pop(p->L, 1);
 	lua_pushlstring(p->L, p->scratch.data + pr->key_off, pr->key_len);
 	lua_pushboolean(p->L, 1);
-	lua_rawset(p->L, -3);
+	lua_rawset(p->L, p->unknown_set);
 }
 
 
@@ -469,6 +474,8 @@ static void finish_record(parser *p)
 	size_t nprops = 0;
 	int hint = 0;
 	builder b;
+
+	p->unknown_set = 0;
 
 	builder_init(&b, entity ? &type_migration_event : p->fixed_type);
 	if (entity && p->type_prop >= 0) resolve_type(p, &b);
