@@ -218,7 +218,11 @@ end
 -- Removes the "chunk:line: " prefix that luaL_error adds when the caller is a
 -- Lua function, so errors raised through feed() and decode_page() compare equal.
 local function strip_position(message)
-  return (message:gsub("^[^\n:]*:%d+: ", ""))
+  -- Only a chunk name ending in ".lua" or a [string "..."] chunk: a message
+  -- such as 'got ":4: 41"' has the same shape and must stay whole.
+  local stripped = message:gsub('^[^\n:"]*%.lua:%d+: ', "", 1)
+  stripped = stripped:gsub('^%[string "[^\n]-"%]:%d+: ', "", 1)
+  return stripped
 end
 
 -- YAJL's own syntax errors may name an earlier byte when the offending token
