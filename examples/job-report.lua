@@ -4,7 +4,7 @@
 -- Usage: lua5.4 examples/job-report.lua [FILE...]
 -- Reads progressEvents pages from the FILEs, or from standard input when no
 -- FILE is given or FILE is "-". A job may span pages. For each job it prints
--- its events in time order and a verdict: how it ended (or where it stands),
+-- its events in time order and a verdict: how it ended (or its current state),
 -- after how many retries, and when. Exits with 1 when a page cannot be read
 -- or decoded.
 
@@ -69,11 +69,11 @@ end
 local function verdict(job)
   local cancelled = job.cancelled
   if cancelled then
-    local who = cancelled.by_user and "by a user" or "by a system error"
+    local initiator = cancelled.by_user and "by a user" or "by a system error"
     if cancelled.by_user == nil then
-      who = "(initiator not reported)"
+      initiator = "(initiator not reported)"
     end
-    local text = ("cancelled %s after %s at %s"):format(who, count(cancelled.retries or 0, "retry", "retries"),
+    local text = ("cancelled %s after %s at %s"):format(initiator, count(cancelled.retries or 0, "retry", "retries"),
       cancelled.time)
     if job.state == "deleted" then
       text = text .. ", then deleted"

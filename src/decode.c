@@ -1010,9 +1010,9 @@ static size_t skip_plain(const unsigned char *s, size_t i, size_t len)
 }
 
 
-static size_t unpaired_high(scanner *st, const char **why, size_t *where, size_t i)
+static size_t unpaired_high(scanner *st, const char **reason_out, size_t *where, size_t i)
 {
-	*why = "unpaired high surrogate escape";
+	*reason_out = "unpaired high surrogate escape";
 	*where = st->high_start;
 	return i;
 }
@@ -1024,9 +1024,9 @@ static size_t unpaired_high(scanner *st, const char **why, size_t *where, size_t
 ** YAJL rejects them anyway.
 **
 ** Scans s[0..len) and returns the offset of the first byte that breaks the
-** rules, with *why set, or len. Anything else wrong is left to YAJL.
+** rules, with *reason_out set, or len. Anything else wrong is left to YAJL.
 */
-static size_t scan(parser *p, const unsigned char *s, size_t len, const char **why, size_t *where)
+static size_t scan(parser *p, const unsigned char *s, size_t len, const char **reason_out, size_t *where)
 {
 	scanner *st = &p->scan;
 	size_t base = p->consumed + st->bom;
@@ -1043,7 +1043,7 @@ static size_t scan(parser *p, const unsigned char *s, size_t len, const char **w
 
 		if (st->utf8_need) {
 			if (c < st->lo || c > st->hi) {
-				*why = "invalid UTF-8";
+				*reason_out = "invalid UTF-8";
 				*where = base + i;
 				return i;
 			}
@@ -1060,7 +1060,7 @@ static size_t scan(parser *p, const unsigned char *s, size_t len, const char **w
 				continue;
 			}
 			st->escape = 0;
-			if (st->high_pending) return unpaired_high(st, why, where, i);
+			if (st->high_pending) return unpaired_high(st, reason_out, where, i);
 			continue;
 		}
 
@@ -1074,7 +1074,7 @@ static size_t scan(parser *p, const unsigned char *s, size_t len, const char **w
 			st->escape = 0;
 
 			if (st->high_pending) {
-				if (st->unit < 0xDC00 || st->unit > 0xDFFF) return unpaired_high(st, why, where, i);
+				if (st->unit < 0xDC00 || st->unit > 0xDFFF) return unpaired_high(st, reason_out, where, i);
 				st->high_pending = 0;
 			}
 			else if (st->unit >= 0xD800 && st->unit <= 0xDBFF) {
@@ -1082,14 +1082,14 @@ static size_t scan(parser *p, const unsigned char *s, size_t len, const char **w
 				st->high_start = st->escape_start;
 			}
 			else if (st->unit >= 0xDC00 && st->unit <= 0xDFFF) {
-				*why = "unpaired low surrogate escape";
+				*reason_out = "unpaired low surrogate escape";
 				*where = st->escape_start;
 				return i;
 			}
 			continue;
 		}
 
-		if (st->high_pending && c != '\\') return unpaired_high(st, why, where, i);
+		if (st->high_pending && c != '\\') return unpaired_high(st, reason_out, where, i);
 
 		if (c == '\\') {
 			st->escape = 1;
@@ -1108,7 +1108,7 @@ static size_t scan(parser *p, const unsigned char *s, size_t len, const char **w
 			else if (c == 0xF4) { st->utf8_need = 3; st->hi = 0x8F; }
 			else {
 				st->utf8_need = 0;
-				*why = "invalid UTF-8";
+				*reason_out = "invalid UTF-8";
 				*where = base + i;
 				return i;
 			}
@@ -1144,9 +1144,9 @@ static void yajl_free_cb(void *ctx, void *ptr)
 
 /*
 ** YAJL 2.1 reports where it stopped, which is at or just after the offending
-** token; for some errors it first moves back by the token's length. When
-** the token began in an earlier chunk it can only move back to the start of
-** the current chunk, so the page decoder may name an earlier byte there than
+** token. For some errors it first moves back by the token's length. When the
+** token began in an earlier chunk, YAJL can only move back to the start of
+** the current chunk, so the page decoder may name an earlier byte than
 ** decode_page does.
 */
 static int raise_yajl_error(parser *p)
@@ -1218,7 +1218,7 @@ static parser *check_usable(lua_State *L, int idx)
 static void parser_feed(parser *p, const unsigned char *s, size_t len)
 {
 	static const unsigned char bom[] = { 0xEF, 0xBB, 0xBF };
-	const char *why = NULL;
+	const char *reason_out = NULL;
 	size_t where = 0, upto;
 
 	p->L = p->arena.L;
@@ -1233,10 +1233,10 @@ static void parser_feed(parser *p, const unsigned char *s, size_t len)
 	if (p->consumed == 0 && p->scan.bom > 0 && p->scan.bom < 3 && len > 0)
 		luaL_error(p->L, "invalid JSON at byte 1: incomplete byte order mark");
 
-	upto = scan(p, s, len, &why, &where);
+	upto = scan(p, s, len, &reason_out, &where);
 
 	if (yajl_parse(p->yajl, s, upto) != yajl_status_ok) raise_yajl_error(p);
-	if (why) luaL_error(p->L, "invalid JSON at byte %I: %s", (lua_Integer)where + 1, why);
+	if (reason_out) luaL_error(p->L, "invalid JSON at byte %I: %s", (lua_Integer)where + 1, reason_out);
 
 	p->consumed += len;
 	p->busy = 0;
@@ -1276,7 +1276,7 @@ static parser *push_parser(lua_State *L, int mode, const type_desc *fixed, const
 
 	memset(p, 0, sizeof *p);
 	p->busy = 1;
-	luaL_setmetatable(L, PARSER_TNAME);  /* from here on, __gc frees whatever the parser holds */
+	luaL_setmetatable(L, PARSER_TNAME);  /* from here on, __gc frees the parser's memory */
 	parser_init(L, p, mode, fixed, path);
 	lua_newtable(L);
 	lua_setiuservalue(L, idx, 1);

@@ -26,7 +26,7 @@ static int arena_gc(lua_State *L)
 }
 
 
-/* Pushes a userdata owning a fresh arena: whatever happens next, collecting it frees the memory. */
+/* Pushes a userdata that owns a fresh arena, so memory left by a later error is freed when Lua collects it. */
 static arena *push_arena(lua_State *L)
 {
 	arena *a = lua_newuserdatauv(L, sizeof *a, 0);

@@ -3,9 +3,9 @@
 **
 ** Ownership: every object the module hands to Lua is a userdata whose
 ** memory Lua owns. A record (one event or nested object) is a single
-** userdata block: a header, one 8-byte slot per property that has a value,
-** the order in which properties appeared, and a tail with the text of
-** strings and of unknown properties. Nested records live in the record's
+** userdata block. It contains a header, one 8-byte slot per property that
+** has a value, the order in which properties appeared, and a tail with the
+** text of strings and of unknown properties. Nested records live in the record's
 ** user values. Parsers and encoders keep their C heap memory in an arena
 ** owned by a userdata with __gc, so an error raised anywhere (including
 ** inside a YAJL callback) leaks nothing: the arena is freed when Lua

@@ -518,7 +518,7 @@ local function non_negative(value)
   return value >= 0
 end
 
--- Every option client.new knows; a misspelled one must not fall back to a default silently.
+-- Options that client.new accepts. A misspelled one raises instead of falling back to a default.
 local KNOWN_OPTIONS = {
   base_url = true, version = true, token = true, transport = true, timeout = true,
   max_attempts = true, max_total_delay = true, backoff_base = true, sleep = true,
@@ -655,9 +655,9 @@ function M.new(options)
   return self
 end
 
--- Replaces each of the last MAX_REMEMBERED_TOKENS tokens this client sent
--- with "[REDACTED]", so that a server that echoes the Authorization header
--- cannot leak it into errors.
+-- Replaces each of the last MAX_REMEMBERED_TOKENS tokens this client sent,
+-- and any copy of one that a decode error cut short, with "[REDACTED]". So a
+-- server that echoes the Authorization header cannot leak it into errors.
 local function redact(self, text)
   if type(text) ~= "string" then
     return text

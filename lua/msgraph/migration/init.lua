@@ -24,8 +24,8 @@ for name, value in pairs(core) do
 end
 
 --- Decodes one event object.
--- The type comes from `@odata.type` in any of the three naming generations;
--- an object of a type not modeled, or without `@odata.type`, becomes a
+-- The type comes from `@odata.type` in any of the three naming generations.
+-- An object of a type not modeled, or without `@odata.type`, becomes a
 -- `MigrationEvent` that keeps its other properties.
 -- @function decode
 -- @tparam string text JSON text of one event

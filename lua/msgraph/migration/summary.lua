@@ -101,9 +101,10 @@ end
 
 --- Summarizes each job that the events mention.
 -- @tparam table events events, from one or more pages, in any order
--- @treturn table summaries in order of each job's first event; each has
--- `job_id`, `state` (queued, running, postponed, completed, cancelled by user,
--- cancelled by system, cancelled when the initiator is null, deleted, or unknown), `events` sorted by time,
+-- @treturn table summaries in order of each job's first event. A summary has
+-- `job_id` and `state`: queued, running, postponed, completed, cancelled by
+-- user, cancelled by system, cancelled (initiator null), deleted or unknown.
+-- It also has `events` sorted by time,
 -- `retries` (highest totalRetryCount), `restarts`, `errors` (count per
 -- errorLevel), `error_events`, `progress` (the latest progress counters),
 -- `cancelled` (`by_user`, `retries`, `time`), `postponed`, `manifests`,
